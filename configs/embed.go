@@ -1,0 +1,10 @@
+// Package configs holds levee's annotated sample configuration, which is
+// also the embedded default, and the MTA and systemd snippets.
+package configs
+
+import _ "embed"
+
+// Default is levee.yaml: the configuration levee runs with when given no file.
+//
+//go:embed levee.yaml
+var Default []byte

@@ -1,0 +1,204 @@
+package filter
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-milter"
+
+	"github.com/levee-mail/levee/rules"
+)
+
+// recorder is an Observer that keeps what each verdict saw.
+type recorder struct {
+	mu       sync.Mutex
+	msgs     []*rules.Message
+	verdicts []rules.Verdict
+	panics   int
+}
+
+func (r *recorder) Verdict(m *rules.Message, v *rules.Verdict) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	r.verdicts = append(r.verdicts, *v)
+}
+func (r *recorder) SessionStart() {}
+func (r *recorder) SessionEnd()   {}
+func (r *recorder) Panic()        { r.mu.Lock(); r.panics++; r.mu.Unlock() }
+
+func (r *recorder) last(t *testing.T) (*rules.Message, rules.Verdict) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.msgs) == 0 {
+		t.Fatal("no verdict recorded")
+	}
+	return r.msgs[len(r.msgs)-1], r.verdicts[len(r.verdicts)-1]
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type harness struct {
+	addr string
+	srv  *Server
+	rec  *recorder
+	logs *syncBuf
+}
+
+// testConfig is the default judgement config without DNS lists.
+func testConfig() rules.Config {
+	return rules.Config{
+		Thresholds:        rules.Thresholds{AddHeader: rules.At(5), Reject: rules.At(15)},
+		SubjectPrefix:     "[SPAM] ",
+		RejectText:        "Message rejected as spam",
+		TempfailText:      "Try again later",
+		QuarantineReason:  "held by levee",
+		Report:            "spam",
+		TrustedNetworks:   []string{"127.0.0.0/8", "::1/128"},
+		SkipTrusted:       true,
+		SkipAuthenticated: true,
+		ScanLimit:         rules.DefaultScanLimit,
+	}
+}
+
+func start(t *testing.T, rc rules.Config, opt rules.Options, fc Config) *harness {
+	t.Helper()
+	logs := &syncBuf{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opt.Logger = log
+	opt.NoDNS = opt.Resolver == nil
+	e, err := rules.NewEngine(rc, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc.Listen = "inet:127.0.0.1:0"
+	if err := fc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(fc, e, log)
+	rec := &recorder{}
+	s.Observer = rec
+	go s.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		e.Close()
+	})
+	return &harness{addr: "inet:" + ln.Addr().String(), srv: s, rec: rec, logs: logs}
+}
+
+func (h *harness) session(t *testing.T) *milter.ClientSession {
+	t.Helper()
+	c, err := NewClient(h.addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func must(t *testing.T, a *milter.Action, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Code != milter.ActContinue {
+		t.Fatalf("got action %c %d %q, want continue", a.Code, a.SMTPCode, a.SMTPText)
+	}
+}
+
+// connect plays Postfix's connect and HELO stages, with its default macros.
+func connect(t *testing.T, s *milter.ClientSession, ip, name, helo string) {
+	t.Helper()
+	if err := s.Macros(milter.CodeConn, "j", "mx.example.org", "{daemon_name}", "smtpd-in", "_", name+" ["+ip+"]"); err != nil {
+		t.Fatal(err)
+	}
+	fam := milter.FamilyInet
+	if strings.Contains(ip, ":") {
+		fam = milter.FamilyInet6
+	}
+	a, err := s.Conn(name, fam, 25, ip)
+	must(t, a, err)
+	a, err = s.Helo(helo)
+	must(t, a, err)
+}
+
+type msg struct {
+	from    string
+	rcpts   []string
+	macros  []string // MAIL-stage macros
+	headers [][2]string
+	body    string
+}
+
+func ham() msg {
+	return msg{
+		from:  "alice@example.com",
+		rcpts: []string{"bob@example.org"},
+		headers: [][2]string{
+			{"From", "Alice <alice@example.com>"}, {"To", "bob@example.org"},
+			{"Subject", "lunch tomorrow"}, {"Date", "Mon, 2 Nov 2026 10:00:00 +0100"},
+			{"Message-ID", "<1234@mail.example.com>"},
+		},
+		body: "See you at noon.\r\n",
+	}
+}
+
+// send plays MAIL, RCPT, headers, body (64 KiB chunks) and EOM.
+func send(t *testing.T, s *milter.ClientSession, m msg) ([]milter.ModifyAction, *milter.Action) {
+	t.Helper()
+	if len(m.macros) > 0 {
+		if err := s.Macros(milter.CodeMail, m.macros...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := s.Mail(m.from, nil)
+	must(t, a, err)
+	for _, r := range m.rcpts {
+		a, err := s.Rcpt(r, nil)
+		must(t, a, err)
+	}
+	for _, h := range m.headers {
+		a, err := s.HeaderField(h[0], h[1])
+		must(t, a, err)
+	}
+	a, err = s.HeaderEnd()
+	must(t, a, err)
+	acts, act, err := s.BodyReadFrom(strings.NewReader(m.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acts, act
+}
+
+func addedHeaders(acts []milter.ModifyAction) map[string]string {
+	out := map[string]string{}
+	for _, a := range acts {
+		if a.Code == milter.ActAddHeader {
+			out[a.HeaderName] = a.HeaderValue
+		}
+	}
+	return out
+}

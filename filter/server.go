@@ -1,0 +1,285 @@
+// Package filter is levee's milter: it speaks the milter protocol with
+// Postfix or Sendmail (through github.com/emersion/go-milter v0.5.0, the only
+// package of levee that imports it), collects what the MTA sends about each
+// message, asks the rules engine for a verdict and turns the verdict into
+// milter actions.
+//
+// go-milter v0.5.0 speaks milter protocol version 2 only: no SKIP, no DATA
+// stage, no SETSYMLIST. Postfix (milter_protocol = 6 is fine: it downgrades)
+// and Sendmail both work with that. Its known defects are neutralised here;
+// see session.go.
+package filter
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-milter"
+
+	"github.com/levee-mail/levee/rules"
+)
+
+// Config is the milter part of levee's configuration (top-level YAML keys).
+type Config struct {
+	// Listen is where the milter listens, in Postfix notation:
+	// inet:127.0.0.1:8895 (default) or unix:/run/levee/levee.sock.
+	Listen string `yaml:"listen"`
+	// SocketMode is the permission of a unix socket, in octal (default 0660).
+	SocketMode string `yaml:"socket_mode"`
+	// OnPanic is the verdict when judging a message panics: "tempfail"
+	// (default: the MTA keeps the message and retries) or "accept".
+	OnPanic string `yaml:"on_panic"`
+	// IdleTimeout closes an MTA connection that sends nothing for this long
+	// (default 10m, above Postfix's milter_content_timeout of 300s).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds how long sessions in flight may finish on
+	// SIGTERM (default 30s).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Validate checks the config and fills defaults.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		c.Listen = "inet:127.0.0.1:8895"
+	}
+	if _, _, err := ParseAddr(c.Listen); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if _, err := c.Mode(); err != nil {
+		return err
+	}
+	switch c.OnPanic {
+	case "":
+		c.OnPanic = "tempfail"
+	case "tempfail", "accept":
+	default:
+		return fmt.Errorf("on_panic: %q is not tempfail or accept", c.OnPanic)
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 10 * time.Minute
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	return nil
+}
+
+// Mode returns the unix socket mode.
+func (c *Config) Mode() (fs.FileMode, error) {
+	if c.SocketMode == "" {
+		return 0o660, nil
+	}
+	v, err := strconv.ParseUint(c.SocketMode, 8, 32)
+	if err != nil || v > 0o777 {
+		return 0, fmt.Errorf("socket_mode: %q is not an octal mode like 0660", c.SocketMode)
+	}
+	return fs.FileMode(v), nil
+}
+
+// Observer receives per-message events (metrics); all methods may be nil-safe no-ops.
+type Observer interface {
+	Verdict(m *rules.Message, v *rules.Verdict)
+	SessionStart()
+	SessionEnd()
+	Panic()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Verdict(*rules.Message, *rules.Verdict) {}
+func (nopObserver) SessionStart()          {}
+func (nopObserver) SessionEnd()            {}
+func (nopObserver) Panic()                 {}
+
+// Server serves the milter protocol. The engine can be swapped at any time
+// (config reload): each message uses the engine current at its MAIL FROM.
+type Server struct {
+	Config   Config
+	Logger   *slog.Logger
+	Observer Observer
+
+	engine atomic.Pointer[rules.Engine]
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[*trackedConn]struct{}
+	closing  bool
+	sessions sync.WaitGroup
+}
+
+// NewServer makes a server; cfg must be validated.
+func NewServer(cfg Config, e *rules.Engine, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{Config: cfg, Logger: log, Observer: nopObserver{}, conns: map[*trackedConn]struct{}{}}
+	s.engine.Store(e)
+	return s
+}
+
+// SetEngine swaps the engine; sessions judge their next message with it.
+func (s *Server) SetEngine(e *rules.Engine) { s.engine.Store(e) }
+
+// Engine returns the current engine.
+func (s *Server) Engine() *rules.Engine { return s.engine.Load() }
+
+// Actions levee may ask of the MTA. No OptNo*Reply protocol flags are ever
+// set: go-milter v0.5.0 advertises them but answers every event anyway,
+// which would desynchronise the stream.
+const (
+	actions  = milter.OptAddHeader | milter.OptChangeHeader | milter.OptQuarantine
+	protocol = milter.OptProtocol(0)
+)
+
+// Serve accepts MTA connections on ln until Shutdown or an accept error.
+//
+// Each connection gets its own go-milter Server whose NewMilter always
+// returns a backend bound to the same per-connection state. go-milter calls
+// NewMilter again after every response whose Continue() is false (accept,
+// reject, tempfail, discard); with this, that replacement loses nothing.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	var tempDelay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if tempDelay == 0 {
+					tempDelay = 5 * time.Millisecond
+				} else if tempDelay *= 2; tempDelay > time.Second {
+					tempDelay = time.Second
+				}
+				time.Sleep(tempDelay)
+				continue
+			}
+			return err
+		}
+		tempDelay = 0
+		s.serveConn(c)
+	}
+}
+
+func (s *Server) serveConn(c net.Conn) {
+	tc := &trackedConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10), idle: s.Config.IdleTimeout}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		c.Close()
+		return
+	}
+	s.conns[tc] = struct{}{}
+	s.sessions.Add(1)
+	s.mu.Unlock()
+	s.Observer.SessionStart()
+	tc.onClose = func() {
+		s.mu.Lock()
+		delete(s.conns, tc)
+		s.mu.Unlock()
+		s.Observer.SessionEnd()
+		s.sessions.Done()
+	}
+	st := newConnState(s)
+	ms := &milter.Server{
+		NewMilter: func() milter.Milter { return &backend{st: st} },
+		Actions:   actions,
+		Protocol:  protocol,
+	}
+	// Serve takes our one connection, starts its session goroutine, then
+	// returns at the second Accept.
+	go ms.Serve(&oneConnListener{c: tc})
+}
+
+// Shutdown stops accepting, lets sessions in flight finish until ctx is
+// done, then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	ln := s.ln
+	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.sessions.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Conn.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// trackedConn buffers reads (go-milter reads each 4-byte length and each
+// packet straight from the socket), applies an idle timeout and reports its
+// close once.
+type trackedConn struct {
+	net.Conn
+	r       *bufio.Reader
+	idle    time.Duration
+	once    sync.Once
+	onClose func()
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	if c.idle > 0 && c.r.Buffered() == 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	return c.r.Read(p)
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		if c.onClose != nil {
+			c.onClose()
+		}
+	})
+	return err
+}
+
+// oneConnListener hands out one connection, then reports itself closed.
+type oneConnListener struct {
+	mu   sync.Mutex
+	c    net.Conn
+	done bool
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done || l.c == nil {
+		return nil, net.ErrClosed
+	}
+	c := l.c
+	l.c = nil
+	return c, nil
+}
+
+func (l *oneConnListener) Close() error { l.mu.Lock(); l.done = true; l.mu.Unlock(); return nil }
+func (l *oneConnListener) Addr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+}

@@ -1,0 +1,360 @@
+package filter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/textproto"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-milter"
+
+	"github.com/levee-mail/levee/rules"
+	"github.com/levee-mail/levee/rules/dnsbl"
+)
+
+// connState is everything levee knows about one MTA connection (one SMTP
+// session). It lives outside go-milter's backend objects, which go-milter
+// replaces after any final response, so client IP, HELO and sender survive
+// those replacements.
+type connState struct {
+	srv *Server
+	log *slog.Logger
+
+	// connection level
+	host     string // client name as the MTA reports it ("[ip]" when unknown)
+	addr     netip.Addr
+	helo     string
+	connMacs map[string]string // macros of the connect and HELO stages
+
+	// message level; reset at MAIL FROM and at ABORT
+	msgMacs   map[string]string // macros of MAIL, RCPT, DATA, EOH, EOM
+	from      string
+	inMessage bool
+	rcpts     []string
+	fields    []rules.Field
+	body      []byte
+	bodySize  int64
+	limit     int64
+	engine    *rules.Engine
+	dns       *dnsbl.Session
+	panicked  bool
+	started   time.Time
+
+	// lastMacros identifies the macro map go-milter handed us last: it
+	// replaces the whole map at every macro packet and keeps a stale one
+	// when a stage has none, so only a new map is taken.
+	lastMacros uintptr
+}
+
+func newConnState(s *Server) *connState {
+	return &connState{srv: s, log: s.Logger, connMacs: map[string]string{}, msgMacs: map[string]string{}}
+}
+
+// takeMacros merges the macros of the current stage into our own state.
+func (st *connState) takeMacros(m *milter.Modifier, connLevel bool) {
+	if m == nil || m.Macros == nil {
+		return
+	}
+	p := reflect.ValueOf(m.Macros).Pointer()
+	if p == st.lastMacros {
+		return // no macro packet for this stage: the map is a stale one
+	}
+	st.lastMacros = p
+	dst := st.msgMacs
+	if connLevel {
+		dst = st.connMacs
+	}
+	for k, v := range m.Macros {
+		dst[k] = v
+	}
+}
+
+// macro returns a macro by name (with or without braces), message level first.
+func (st *connState) macro(name string) string {
+	alt := name
+	if strings.HasPrefix(name, "{") {
+		alt = strings.Trim(name, "{}")
+	} else if len(name) > 1 {
+		alt = "{" + name + "}"
+	}
+	for _, m := range []map[string]string{st.msgMacs, st.connMacs} {
+		if v, ok := m[name]; ok {
+			return v
+		}
+		if v, ok := m[alt]; ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func (st *connState) resetMessage() {
+	st.msgMacs = map[string]string{}
+	st.from = ""
+	st.inMessage = false
+	st.rcpts = nil
+	st.fields = nil
+	st.body = nil
+	st.bodySize = 0
+	st.dns = nil
+	st.panicked = false
+	st.engine = nil
+}
+
+func (st *connState) envelope() rules.Envelope {
+	return rules.Envelope{
+		ClientIP:   st.addr,
+		ClientName: st.host,
+		Helo:       st.helo,
+		MailFrom:   st.from,
+		Rcpts:      st.rcpts,
+		AuthUser:   st.macro("{auth_authen}"),
+		QueueID:    st.macro("i"),
+		DaemonName: st.macro("{daemon_name}"),
+		Time:       time.Now(),
+	}
+}
+
+// recoverPanic turns a panic in levee's own code into a logged error; the
+// message then gets the on_panic verdict at end of message.
+func (st *connState) recoverPanic(stage string) {
+	if v := recover(); v != nil {
+		st.panicked = true
+		st.srv.Observer.Panic()
+		st.log.Error("panic while handling message", "stage", stage, "panic", fmt.Sprint(v),
+			"queue_id", st.macro("i"), "client_ip", st.addr.String(), "stack", string(debug.Stack()))
+	}
+}
+
+// backend is the object go-milter calls; it only forwards to connState.
+type backend struct{ st *connState }
+
+var _ milter.Milter = (*backend)(nil)
+
+func (b *backend) Connect(host, family string, port uint16, addr net.IP, m *milter.Modifier) (resp milter.Response, err error) {
+	st := b.st
+	defer st.recoverPanic("connect")
+	st.takeMacros(m, true)
+	st.host = host
+	if a, ok := netip.AddrFromSlice(addr); ok {
+		st.addr = a.Unmap()
+	}
+	if e := st.srv.Engine(); e != nil && st.addr.IsValid() && e.DNSBL() != nil {
+		e.DNSBL().Prefetch(st.addr) // IP lookups start now, are collected at the verdict
+	}
+	return milter.RespContinue, nil
+}
+
+func (b *backend) Helo(name string, m *milter.Modifier) (milter.Response, error) {
+	st := b.st
+	defer st.recoverPanic("helo")
+	st.takeMacros(m, true)
+	st.helo = name
+	return milter.RespContinue, nil
+}
+
+func (b *backend) MailFrom(from string, m *milter.Modifier) (milter.Response, error) {
+	st := b.st
+	// A new message starts here even when the MTA sent no ABORT after the
+	// last one (Sendmail): drop everything of the previous message.
+	st.resetMessage()
+	defer st.recoverPanic("mail")
+	st.takeMacros(m, false)
+	st.from = from
+	st.inMessage = true
+	st.started = time.Now()
+	st.engine = st.srv.Engine()
+	st.limit = st.engine.ScanLimit()
+	env := st.envelope()
+	if st.engine.Skip(&env) == "" {
+		st.dns = st.engine.StartDNS(&env)
+	}
+	return milter.RespContinue, nil
+}
+
+func (b *backend) RcptTo(rcpt string, m *milter.Modifier) (milter.Response, error) {
+	st := b.st
+	defer st.recoverPanic("rcpt")
+	st.takeMacros(m, false)
+	if st.dns != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), st.engine.Config().DNS.Deadline+time.Second)
+		reject, reply := st.dns.EarlyReject(ctx)
+		cancel()
+		if reject && st.engine.Config().Mode != "monitor" {
+			st.log.Info("early reject", "queue_id", st.macro("i"), "client_ip", st.addr.String(),
+				"helo", st.helo, "from", st.from, "rcpt", rcpt, "reply", reply)
+			// A reply-code response keeps go-milter's session (and the next
+			// recipient's sender) in place.
+			return milter.NewResponseStr(byte(milter.ActReplyCode), reply), nil
+		}
+	}
+	st.rcpts = append(st.rcpts, rcpt)
+	return milter.RespContinue, nil
+}
+
+func (b *backend) Header(name, value string, m *milter.Modifier) (milter.Response, error) {
+	st := b.st
+	defer st.recoverPanic("header")
+	st.takeMacros(m, false)
+	// Collected here, in arrival order; go-milter's own map loses the order
+	// and piles up across messages without ABORT.
+	st.fields = append(st.fields, rules.Field{Name: name, Value: value})
+	return milter.RespContinue, nil
+}
+
+func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (milter.Response, error) {
+	st := b.st
+	defer st.recoverPanic("eoh")
+	st.takeMacros(m, false)
+	return milter.RespContinue, nil
+}
+
+func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (milter.Response, error) {
+	st := b.st
+	defer st.recoverPanic("body")
+	st.takeMacros(m, false)
+	st.bodySize += int64(len(chunk))
+	if room := st.limit - int64(len(st.body)); room > 0 {
+		if int64(len(chunk)) > room {
+			chunk = chunk[:room]
+		}
+		st.body = append(st.body, chunk...)
+	}
+	return milter.RespContinue, nil
+}
+
+func (b *backend) Abort(m *milter.Modifier) error {
+	b.st.resetMessage()
+	return nil
+}
+
+// Body is the end of the message: judge it and act.
+func (b *backend) Body(m *milter.Modifier) (resp milter.Response, err error) {
+	st := b.st
+	st.takeMacros(m, false)
+	defer st.resetMessage()
+	defer func() {
+		if v := recover(); v != nil {
+			st.panicked = true
+			st.srv.Observer.Panic()
+			st.log.Error("panic while judging message", "panic", fmt.Sprint(v), "queue_id", st.macro("i"),
+				"client_ip", st.addr.String(), "stack", string(debug.Stack()))
+			resp, err = st.panicResponse(), nil
+		}
+	}()
+	if st.panicked || st.engine == nil {
+		return st.panicResponse(), nil
+	}
+	env := st.envelope()
+	msg := rules.NewMessage(env, st.fields, st.body, st.bodySize)
+	ctx, cancel := context.WithTimeout(context.Background(), st.engine.Config().DNS.Deadline+time.Second)
+	defer cancel()
+	v := st.engine.Judge(ctx, msg, st.dns)
+	st.srv.Observer.Verdict(msg, &v)
+	st.logVerdict(&env, &v)
+	return apply(m, &v, st.fields)
+}
+
+func (st *connState) panicResponse() milter.Response {
+	if st.srv.Config.OnPanic == "accept" {
+		return milter.RespAccept
+	}
+	return milter.NewResponseStr(byte(milter.ActReplyCode), "451 4.3.0 Temporary local problem, try again later")
+}
+
+func (st *connState) logVerdict(env *rules.Envelope, v *rules.Verdict) {
+	attrs := []any{
+		"queue_id", env.QueueID, "client_ip", addrString(env.ClientIP), "client_name", env.ClientName,
+		"helo", env.Helo, "from", env.MailFrom, "rcpts", len(env.Rcpts),
+		"score", rules.FormatScore(v.Score), "hits", strings.Join(v.HitNames(), ","),
+		"action", v.Action.String(), "took", time.Since(st.started).Round(time.Microsecond).String(),
+	}
+	if v.WouldBe != v.Action {
+		attrs = append(attrs, "would_be", v.WouldBe.String())
+	}
+	if v.Skipped != "" {
+		attrs = append(attrs, "skipped", v.Skipped)
+	}
+	if len(v.Errors) > 0 {
+		attrs = append(attrs, "errors", strings.Join(v.Errors, "; "))
+	}
+	st.log.Info("message", attrs...)
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// apply turns a verdict into milter actions at end of message.
+func apply(m *milter.Modifier, v *rules.Verdict, fields []rules.Field) (milter.Response, error) {
+	switch v.Action {
+	case rules.Reject, rules.Tempfail:
+		return milter.NewResponseStr(byte(milter.ActReplyCode), v.Reply), nil
+	case rules.Discard:
+		return milter.RespDiscard, nil
+	}
+	if v.Skipped != "" {
+		return milter.RespAccept, nil
+	}
+	// A spammer must not forge a verdict: remove every X-Spam-* field that
+	// came with the message, highest index first so positions stay valid.
+	counts := map[string]int{}
+	var names []string
+	for _, f := range fields {
+		k := strings.ToLower(f.Name)
+		if !strings.HasPrefix(k, "x-spam-") && k != "x-spam" {
+			counts[k]++
+			continue
+		}
+		if counts[k] == 0 {
+			names = append(names, f.Name)
+		}
+		counts[k]++
+	}
+	for _, n := range names {
+		k := strings.ToLower(n)
+		for i := counts[k]; i >= 1; i-- {
+			if err := m.ChangeHeader(i, n, ""); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if v.Action == rules.RewriteSubject && v.SubjectPrefix != "" {
+		subj, found := "", false
+		for _, f := range fields {
+			if strings.EqualFold(f.Name, "Subject") {
+				subj, found = f.Value, true
+				break
+			}
+		}
+		if !found {
+			if err := m.AddHeader("Subject", strings.TrimSpace(v.SubjectPrefix)); err != nil {
+				return nil, err
+			}
+		} else if !strings.HasPrefix(subj, v.SubjectPrefix) {
+			if err := m.ChangeHeader(1, "Subject", v.SubjectPrefix+subj); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, h := range v.Headers {
+		if err := m.AddHeader(h.Name, h.Value); err != nil {
+			return nil, err
+		}
+	}
+	if v.Action == rules.Quarantine {
+		if err := m.Quarantine(v.QuarantineReason); err != nil {
+			return nil, err
+		}
+	}
+	return milter.RespAccept, nil
+}
