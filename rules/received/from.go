@@ -27,14 +27,14 @@ type fromPart struct {
 func (f *fromPart) addComment(c string) {
 	w := words{c: c}
 	var (
-		prev       string
-		first      = true
-		heloOnly   bool // "(HELO x)": a qmail/Yahoo HELO comment, never the client IP
-		expectHelo bool
-		brIP       netip.Addr
-		brName     string
-		brHas      bool
-		bare       netip.Addr
+		prev, prev2 string
+		first       = true
+		heloOnly    bool // "(HELO x)": a qmail/Yahoo HELO comment, never the client IP
+		expectHelo  bool
+		brIP        netip.Addr
+		brName      string
+		brHas       bool
+		bare        netip.Addr
 	)
 	for {
 		word, nested, ok := w.next()
@@ -85,7 +85,9 @@ func (f *fromPart) addComment(c string) {
 			if !brIP.IsValid() {
 				if ip := bracketIP(word[i:]); ip.IsValid() {
 					brIP = ip
-					if i == 0 && prev != "" {
+					// CommuniGate "(account user@dom [ip] verified)" names
+					// the account, not the host.
+					if i == 0 && prev != "" && !strings.EqualFold(prev2, "account") {
 						brName, brHas = prev, true
 					}
 				}
@@ -93,7 +95,7 @@ func (f *fromPart) addComment(c string) {
 		} else if !bare.IsValid() {
 			bare = bareIP(word)
 		}
-		prev = word
+		prev2, prev = prev, word
 	}
 	if brIP.IsValid() && !f.bIP.IsValid() {
 		f.bIP, f.bName, f.bHas = brIP, brName, brHas

@@ -89,16 +89,13 @@ func Parse(value string) Hop {
 			if hasAuthMarker(text) {
 				h.Authenticated = true
 			}
-			switch cur {
-			case kwFrom:
-				if seen&(1<<kwFrom) != 0 && from.done == false {
-					from.addComment(text)
-				}
-			case kwBy:
-				if strings.Contains(text, "Exim") || strings.Contains(text, "ExIM") {
+			if cur == kwFrom && !from.done {
+				from.addComment(text)
+			} else {
+				if strings.Contains(text, "Exim") {
 					exim = true
 				}
-				if !byIP && bareIPIn(text) {
+				if cur == kwBy && !byIP && bareIPIn(text) {
 					byIP = true
 				}
 			}
@@ -107,6 +104,14 @@ func Parse(value string) Hop {
 			continue
 		}
 		// word
+		if sc.semi < 0 && !h.HasDate && len(text) == 4 && text[3] == ',' && isWeekday(text[:3]) {
+			// No ';' before the date (SendGrid, some spamware): take a
+			// weekday-led date at the top level.
+			if d, ok := parseDate(clauses[start:]); ok {
+				h.Date, h.HasDate = d, true
+				break
+			}
+		}
 		if expect {
 			expect = false
 			switch cur {
@@ -144,6 +149,9 @@ func Parse(value string) Hop {
 			}
 			seen |= 1 << k
 			cur, expect = k, true
+			if k == kwBy && strings.Contains(clauses[start:], "ExIM") {
+				exim = true // "authenticated by host running ExIM with ..."
+			}
 			withTitle = false
 			continue
 		}
