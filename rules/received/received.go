@@ -172,7 +172,7 @@ func Parse(value string) Hop {
 		}
 	}
 	if withStart >= 0 {
-		h.With = strings.ToUpper(clauses[withStart:withEnd])
+		h.With = asciiUpper(clauses[withStart:withEnd])
 		if isAuthProto(h.With) {
 			h.Authenticated = true
 		}
@@ -244,6 +244,25 @@ func unfold(v string) string {
 		b.WriteByte(' ')
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// asciiUpper upper-cases ASCII letters only, leaving other bytes (and
+// invalid UTF-8) alone; it allocates only when there is a lower-case letter.
+func asciiUpper(s string) string {
+	i := 0
+	for i < len(s) && !(s[i] >= 'a' && s[i] <= 'z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if b[i] >= 'a' && b[i] <= 'z' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func trimDot(s string) string {
