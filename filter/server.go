@@ -96,9 +96,9 @@ type Observer interface {
 type nopObserver struct{}
 
 func (nopObserver) Verdict(*rules.Message, *rules.Verdict) {}
-func (nopObserver) SessionStart()          {}
-func (nopObserver) SessionEnd()            {}
-func (nopObserver) Panic()                 {}
+func (nopObserver) SessionStart()                          {}
+func (nopObserver) SessionEnd()                            {}
+func (nopObserver) Panic()                                 {}
 
 // Server serves the milter protocol. The engine can be swapped at any time
 // (config reload): each message uses the engine current at its MAIL FROM.
