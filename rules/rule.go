@@ -44,12 +44,17 @@ func register(rs ...Rule) {
 	}
 }
 
-// Builtin returns every built-in rule with its default score, sorted by name.
+// Builtin returns every built-in rule with its default score, sorted by
+// name. The default is the fitted score (scores_fitted.go, written by
+// `levee eval --fit`) when there is one, else the registered score.
 func Builtin() []Rule {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	out := make([]Rule, 0, len(registry))
 	for _, r := range registry {
+		if s, ok := fittedScores[r.Name]; ok {
+			r.Score = s // fitted on the corpus (scores_fitted.go); the registered score is the fallback
+		}
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
