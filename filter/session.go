@@ -212,6 +212,11 @@ func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (milter.Re
 	st := b.st
 	defer st.recoverPanic("eoh")
 	st.takeMacros(m, false)
+	if st.dns != nil {
+		// From and Reply-To domains and the last untrusted relay are known
+		// now: look them up while the body arrives.
+		st.engine.StartHeaderDNS(rules.NewMessage(st.envelope(), st.fields, nil, 0), st.dns)
+	}
 	return milter.RespContinue, nil
 }
 

@@ -217,15 +217,29 @@ func dnsDesc(h dnsbl.Hit) string {
 	return d + " (" + h.Query + ")"
 }
 
+// StartHeaderDNS begins the lookups of names found in the header (From and
+// Reply-To domains, the last untrusted relay): the filter calls it at end
+// of header, so they run while the body arrives. s may be nil.
+func (e *Engine) StartHeaderDNS(m *Message, s *dnsbl.Session) {
+	if s == nil {
+		return
+	}
+	e.headerLookups(m, s)
+}
+
 func (e *Engine) addHeaderLookups(m *Message, s *dnsbl.Session) {
+	e.headerLookups(m, s)
+	for _, h := range m.URLHosts() {
+		s.CheckDomain(dnsbl.Source("urls"), h)
+	}
+}
+
+func (e *Engine) headerLookups(m *Message, s *dnsbl.Session) {
 	if d := domainOf(addrOf(m.Header("From"))); d != "" {
 		s.CheckDomain(dnsbl.Source("from"), d)
 	}
 	if d := domainOf(addrOf(m.Header("Reply-To"))); d != "" {
 		s.CheckDomain(dnsbl.Source("reply_to"), d)
-	}
-	for _, h := range m.URLHosts() {
-		s.CheckDomain(dnsbl.Source("urls"), h)
 	}
 	if hop, ok := e.lastUntrusted(m); ok && hop.IsValid() && hop != m.Env.ClientIP {
 		s.CheckIP(dnsbl.Source("received"), hop)
