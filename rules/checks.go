@@ -2,54 +2,553 @@ package rules
 
 import (
 	"net/mail"
-	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
-// The first set of header heuristics. Scores are defaults; the config's
-// `scores:` map overrides them.
+// Header heuristics: Date, Message-ID, From, Reply-To, To/Cc, Subject and
+// the header block as a whole. Scores are defaults (the config's `scores:`
+// map overrides them); they follow SpamAssassin and rspamd, capped at 4 and
+// never negative: a spammer writes the header, so no header check may
+// vouch for a message.
 func init() {
 	register(
+		// Date (RFC 5322 3.3, 3.6.1)
 		Rule{Name: "MISSING_DATE", Score: 1.4, Kind: KindHeader, Desc: "Missing Date: header",
 			Test: func(m *Message) bool { return !m.Has("Date") }},
+		Rule{Name: "INVALID_DATE", Score: 1.2, Kind: KindHeader, Desc: "Date: header is not RFC 5322",
+			Test: func(m *Message) bool {
+				_, ok := parseDate(m.Header("Date"))
+				return m.Has("Date") && !ok
+			}},
+		Rule{Name: "INVALID_DATE_TZ_ABSURD", Score: 2.0, Kind: KindHeader, Desc: "Date: has an impossible time zone",
+			Test: dateTZAbsurd},
+		Rule{Name: "DATE_IN_FUTURE_03_06", Score: 0.8, Kind: KindHeader, Desc: "Date: is 3 to 6 hours after arrival",
+			Test: dateSkew(3, 6)},
+		Rule{Name: "DATE_IN_FUTURE_06_12", Score: 1.5, Kind: KindHeader, Desc: "Date: is 6 to 12 hours after arrival",
+			Test: dateSkew(6, 12)},
+		Rule{Name: "DATE_IN_FUTURE_12_24", Score: 2.5, Kind: KindHeader, Desc: "Date: is 12 to 24 hours after arrival",
+			Test: dateSkew(12, 24)},
+		Rule{Name: "DATE_IN_FUTURE_24_96", Score: 2.5, Kind: KindHeader, Desc: "Date: is 1 to 4 days after arrival",
+			Test: dateSkew(24, 96)},
+		Rule{Name: "DATE_IN_FUTURE_96_XX", Score: 2.5, Kind: KindHeader, Desc: "Date: is more than 4 days after arrival",
+			Test: dateSkew(96, 0)},
+		Rule{Name: "DATE_IN_PAST_06_12", Score: 0.5, Kind: KindHeader, Desc: "Date: is 6 to 12 hours before arrival",
+			Test: dateSkew(-6, -12)},
+		Rule{Name: "DATE_IN_PAST_12_24", Score: 0.8, Kind: KindHeader, Desc: "Date: is 12 to 24 hours before arrival",
+			Test: dateSkew(-12, -24)},
+		Rule{Name: "DATE_IN_PAST_24_96", Score: 1.0, Kind: KindHeader, Desc: "Date: is 1 to 4 days before arrival",
+			Test: dateSkew(-24, -96)},
+		Rule{Name: "DATE_IN_PAST_96_XX", Score: 1.5, Kind: KindHeader, Desc: "Date: is more than 4 days before arrival",
+			Test: dateSkew(-96, 0)},
+
+		// Message-ID (RFC 5322 3.6.4)
 		Rule{Name: "MISSING_MID", Score: 0.5, Kind: KindHeader, Desc: "Missing Message-ID: header",
 			Test: func(m *Message) bool { return !m.Has("Message-ID") }},
 		Rule{Name: "INVALID_MSGID", Score: 1.2, Kind: KindHeader, Desc: "Message-ID is not <local@domain>",
 			Test: invalidMsgID},
+		Rule{Name: "MSGID_NO_FQDN", Score: 0.8, Kind: KindHeader, Desc: "Message-ID right-hand side is a bare IP address or number",
+			Test: msgIDNoFQDN},
+		Rule{Name: "MSGID_RATWARE", Score: 1.5, Kind: KindHeader, Desc: "Message-ID has a shape only bulk-mailing software makes",
+			Test: msgIDRatware},
+		Rule{Name: "MSGID_OUTLOOK_TIME", Score: 2.0, Kind: KindHeader, Desc: "Outlook-style Message-ID whose timestamp does not match arrival",
+			Test: msgIDOutlookTime},
+
+		// From (RFC 5322 3.6.2)
 		Rule{Name: "MISSING_FROM", Score: 1.0, Kind: KindHeader, Desc: "Missing From: header",
 			Test: func(m *Message) bool { return !m.Has("From") }},
-		Rule{Name: "HELO_BARE_IP", Score: 1.5, Kind: KindEnvelope, Desc: "HELO is a bare IP address",
-			Test: heloBareIP},
-		Rule{Name: "RDNS_NONE", Score: 1.2, Kind: KindEnvelope, Desc: "Client IP has no reverse DNS",
-			Test: func(m *Message) bool {
-				name, known := m.Env.RDNS()
-				return known && name == "" && m.Env.ClientIP.IsValid()
-			}},
+		Rule{Name: "FROM_NO_ADDRESS", Score: 1.5, Kind: KindHeader, Desc: "From: holds no usable address",
+			Test: func(m *Message) bool { return m.Has("From") && domainOf(addrOf(m.Header("From"))) == "" }},
+		Rule{Name: "FROM_MULTIPLE_ADDRS", Score: 2.0, Kind: KindHeader, Desc: "From: has several addresses",
+			Test: fromMultiple},
+		Rule{Name: "FROM_DN_SPOOFED_ADDR", Score: 2.5, Kind: KindHeader, Desc: "From display name carries an address or domain other than the sender's",
+			Test: fromDNSpoofed},
+		Rule{Name: "FROM_DN_EQ_ADDR", Score: 0.3, Kind: KindHeader, Desc: "From display name is the address itself",
+			Test: fromDNEqAddr},
+		Rule{Name: "FROM_EXCESS_BASE64", Score: 1.0, Kind: KindHeader, Desc: "From: is base64-encoded though it is plain ASCII",
+			Test: func(m *Message) bool { return excessBase64(m.Header("From")) }},
+		Rule{Name: "FROM_LOCAL_HEX", Score: 1.0, Kind: KindHeader, Desc: "From address local part is a long hex string",
+			Test: func(m *Message) bool { return fromLocalHexRE.MatchString(fromLocal(m)) }},
+		Rule{Name: "FROM_LOCAL_DIGITS", Score: 0.5, Kind: KindHeader, Desc: "From address local part has a long run of digits",
+			Test: func(m *Message) bool { return fromLocalDigitsRE.MatchString(fromLocal(m)) }},
+		Rule{Name: "FROM_LOCAL_NOVOWEL", Score: 0.5, Kind: KindHeader, Desc: "From address local part has no vowels in a long run of letters",
+			Test: func(m *Message) bool { return fromLocalNoVowelRE.MatchString(fromLocal(m)) }},
+		Rule{Name: "FROM_NAME_HAS_TITLE", Score: 0.5, Kind: KindHeader, Desc: "From display name starts with a title (Mr, Mrs, Dr, Barrister)",
+			Test: func(m *Message) bool { return titleRE.MatchString(fromName(m)) }},
+		Rule{Name: "NULL_SENDER_NOT_BOUNCE", Score: 1.5, Kind: KindEnvelope, Desc: "Null envelope sender on a message that is not a bounce or auto-reply",
+			Test: nullSenderNotBounce},
+		Rule{Name: "ENVFROM_FORGED_PROVIDER", Score: 1.5, Kind: KindEnvelope, Desc: "Envelope sender at a big mail provider, sent from outside it",
+			Test: envFromForgedProvider},
+
+		// Reply-To
+		Rule{Name: "FREEMAIL_FORGED_REPLYTO", Score: 2.0, Kind: KindHeader, Desc: "Reply-To is a freemail address, From is not (or another one)",
+			Test: freemailForgedReplyTo},
+
+		// To/Cc
+		Rule{Name: "MISSING_TO", Score: 0.8, Kind: KindHeader, Desc: "Missing To: header",
+			Test: func(m *Message) bool { return !m.Has("To") }},
+		Rule{Name: "TO_UNDISCLOSED", Score: 0.5, Kind: KindHeader, Desc: "To: is 'undisclosed recipients' or an empty group",
+			Test: toUndisclosed},
+		Rule{Name: "SORTED_RECIPS", Score: 2.0, Kind: KindHeader, Desc: "Many To/Cc addresses in alphabetical order (harvested list)",
+			Test: sortedRecips},
+
+		// Subject
+		Rule{Name: "MISSING_SUBJECT", Score: 0.5, Kind: KindHeader, Desc: "Missing Subject: header",
+			Test: func(m *Message) bool { return !m.Has("Subject") }},
 		Rule{Name: "SUBJ_ALL_CAPS", Score: 0.5, Kind: KindHeader, Desc: "Subject is all capitals",
 			Test: subjAllCaps},
+		Rule{Name: "FAKE_REPLY", Score: 1.0, Kind: KindHeader, Desc: "Subject says Re: but there is no In-Reply-To or References",
+			Test: fakeReply},
+		Rule{Name: "SUBJ_EXCESS_BASE64", Score: 0.5, Kind: KindHeader, Desc: "Subject is base64-encoded though it is plain ASCII",
+			Test: func(m *Message) bool { return excessBase64(m.Header("Subject")) }},
+		Rule{Name: "HEADER_8BIT", Score: 0.8, Kind: KindHeader, Desc: "Raw 8-bit bytes in Subject or From",
+			Test: header8bit},
+		Rule{Name: "HEADER_BAD_ENCODING", Score: 1.0, Kind: KindHeader, Desc: "Subject or From has a broken encoded-word or unknown charset",
+			Test: headerBadEncoding},
+		Rule{Name: "SUBJ_OBFUSCATED", Score: 1.5, Kind: KindHeader, Desc: "Subject or From name hides text with invisible or look-alike characters",
+			Test: subjObfuscated},
+
+		// the header block
+		Rule{Name: "MULTIPLE_UNIQUE_HEADERS", Score: 2.5, Kind: KindHeader, Desc: "A header that may appear once appears several times",
+			Test: multipleUnique},
+		Rule{Name: "MISSING_ESSENTIAL_HEADERS", Score: 1.0, Kind: KindHeader, Desc: "Two or more of Date, Message-ID, To, Subject are missing",
+			Test: missingEssential},
 	)
+}
+
+// ---- Date
+
+var dateLayouts = []string{
+	"Mon, 2 Jan 2006 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04 -0700",
+	"2 Jan 2006 15:04:05 -0700",
+	"Mon, 2 Jan 06 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04:05 MST",
+	"Mon, 2 Jan 2006 15:04:05 -0700 (MST)",
+	"Mon Jan 2 15:04:05 2006",
+	"Mon, 2 Jan 2006 15:04:05",
+}
+
+// parseDate parses a Date: value; ok is false when it is not a date RFC
+// 5322 (with its obsolete forms) allows.
+func parseDate(v string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, false
+	}
+	if t, err := mail.ParseDate(v); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// parseDateLoose also accepts the malformed dates bulk mailers write,
+// for measuring skew.
+func parseDateLoose(v string) (time.Time, bool) {
+	if t, ok := parseDate(v); ok {
+		return t, true
+	}
+	v = strings.Join(strings.Fields(v), " ")
+	if i := strings.Index(v, " ("); i > 0 {
+		v = v[:i]
+	}
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+var dateTZRE = regexp.MustCompile(`\s([+-])(\d\d)(\d\d)(?:\s*\(.*\))?\s*$`)
+
+func dateTZAbsurd(m *Message) bool {
+	sm := dateTZRE.FindStringSubmatch(m.Header("Date"))
+	if sm == nil {
+		return false
+	}
+	h, _ := strconv.Atoi(sm[2])
+	mi, _ := strconv.Atoi(sm[3])
+	return mi >= 60 || (sm[1] == "+" && h > 14) || (sm[1] == "-" && h > 12)
+}
+
+// dateSkew returns a test for Date: being between from and to hours after
+// arrival (negative: before); to == 0 means no upper bound.
+func dateSkew(from, to float64) func(*Message) bool {
+	return func(m *Message) bool {
+		d, ok := parseDateLoose(m.Header("Date"))
+		if !ok {
+			return false
+		}
+		h, lo, hi := d.Sub(m.ArrivalTime()).Hours(), from, to
+		if lo < 0 {
+			h, lo, hi = -h, -lo, -hi
+		}
+		return h >= lo && (hi == 0 || h < hi)
+	}
+}
+
+// ---- Message-ID
+
+// msgIDParts splits a Message-ID value into left and right of the last
+// '@'; ok is false when it is not bracketed or has no '@'.
+func msgIDParts(v string) (left, right string, ok bool) {
+	v = strings.TrimSpace(v)
+	if i := strings.IndexByte(v, '('); i > 0 { // trailing comment
+		v = strings.TrimSpace(v[:i])
+	}
+	if !strings.HasPrefix(v, "<") || !strings.HasSuffix(v, ">") {
+		return "", "", false
+	}
+	v = v[1 : len(v)-1]
+	at := strings.LastIndexByte(v, '@')
+	if at <= 0 || at == len(v)-1 {
+		return "", "", false
+	}
+	return v[:at], v[at+1:], true
 }
 
 func invalidMsgID(m *Message) bool {
 	if !m.Has("Message-ID") {
 		return false
 	}
-	v := m.Header("Message-ID")
-	if !strings.HasPrefix(v, "<") || !strings.HasSuffix(v, ">") {
-		return true
-	}
-	v = v[1 : len(v)-1]
-	at := strings.LastIndexByte(v, '@')
-	return at <= 0 || at == len(v)-1 || strings.ContainsAny(v, " <>\t")
+	l, r, ok := msgIDParts(m.Header("Message-ID"))
+	return !ok || strings.ContainsAny(l, " <>\t") || strings.ContainsAny(r, " <>\t")
 }
 
-func heloBareIP(m *Message) bool {
-	h := strings.TrimSpace(m.Env.Helo)
-	h = strings.TrimPrefix(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), "IPv6:")
-	_, err := netip.ParseAddr(h)
-	return err == nil
+// msgIDNoFQDN: the right-hand side is a bare word or a dotted quad not in
+// brackets (RFC 5322 wants a domain, and every MTA and MUA writes one).
+func msgIDNoFQDN(m *Message) bool {
+	_, r, ok := msgIDParts(m.Header("Message-ID"))
+	if !ok {
+		return false
+	}
+	r = strings.ToLower(r)
+	if strings.HasPrefix(r, "[") {
+		return false // a domain literal
+	}
+	return numericRHSRE.MatchString(r)
 }
+
+// numericRHSRE: an address or a number where a domain should be. (A bare
+// host name without dots is common in real mail: mutt, git, Thunderbird
+// on unnamed hosts.)
+var numericRHSRE = regexp.MustCompile(`^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$|^\d+(?:\.\d+)*$`)
+
+// Ratware Message-ID shapes (after SpamAssassin's retired MSGID_SPAM_*
+// and MSGID_RANDY rules): dot-separated runs of lower-case consonant
+// junk, or a right-hand side that is a random name under a made-up TLD.
+var (
+	msgIDJunkLeftRE = regexp.MustCompile(`^[a-z0-9]{5,9}\.[a-z]{4,6}\.[a-z0-9.]{3,}$`)
+	msgIDDollarRE   = regexp.MustCompile(`\$.*\$.*\$`)
+	msgIDMultiAtRE  = regexp.MustCompile(`@.*@.*@`)
+)
+
+func msgIDRatware(m *Message) bool {
+	v := m.Header("Message-ID")
+	l, r, ok := msgIDParts(v)
+	if !ok {
+		return false
+	}
+	if msgIDDollarRE.MatchString(l) || msgIDMultiAtRE.MatchString(v) {
+		return true
+	}
+	if msgIDJunkLeftRE.MatchString(l) && lowVowelRatio(strings.ReplaceAll(l, ".", "")) {
+		return true
+	}
+	// the host part: a single long label of consonant junk before the TLD
+	labels := strings.Split(strings.ToLower(r), ".")
+	if len(labels) == 2 && len(labels[0]) >= 10 && lowVowelRatio(labels[0]) && onlyLetters(labels[0]) {
+		return true
+	}
+	return false
+}
+
+func onlyLetters(s string) bool {
+	for _, c := range s {
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// lowVowelRatio reports letter strings with fewer than 1 vowel in 5
+// letters: "cganltwpqgsxnpz" (real words have about 2 in 5).
+func lowVowelRatio(s string) bool {
+	letters, vowels := 0, 0
+	for _, c := range strings.ToLower(s) {
+		if c >= 'a' && c <= 'z' {
+			letters++
+			if strings.ContainsRune("aeiouy", c) {
+				vowels++
+			}
+		}
+	}
+	return letters >= 6 && vowels*5 < letters
+}
+
+// outlookMIDRE: Outlook Express / Outlook 97-2003 Message-IDs,
+// <CCCCHHHHHHHH$LLLLLLLL$XXXXXXXX@host>: a counter, then the high 32 bits
+// of the sending time as a Windows FILETIME.
+var outlookMIDRE = regexp.MustCompile(`^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}@`)
+
+// msgIDOutlookTime: the FILETIME in an Outlook Message-ID lies more than
+// a week from when the message arrived: ratware copies the shape, not
+// the clock.
+func msgIDOutlookTime(m *Message) bool {
+	sm := outlookMIDRE.FindStringSubmatch(strings.ToLower(m.Header("Message-ID")))
+	if sm == nil {
+		return false
+	}
+	hi, err := strconv.ParseUint(sm[1], 16, 32)
+	if err != nil {
+		return false
+	}
+	// FILETIME counts 100 ns since 1601; its high word ticks every 429.5 s.
+	at := m.ArrivalTime().Unix()
+	want := uint64(at+11644473600) * 10_000_000 >> 32
+	diff := int64(hi) - int64(want)
+	const week = 7 * 24 * 3600 * 10_000_000 >> 32
+	return diff > week || diff < -week
+}
+
+// ---- From
+
+func fromAddrs(m *Message) ([]*mail.Address, bool) {
+	v := m.Header("From")
+	if v == "" {
+		return nil, false
+	}
+	return parseAddressList(v)
+}
+
+func fromMultiple(m *Message) bool {
+	if m.Count("From") > 1 {
+		return false // MULTIPLE_UNIQUE_HEADERS
+	}
+	l, ok := fromAddrs(m)
+	if ok {
+		return len(l) > 1
+	}
+	// unparsable: count addresses outside quotes
+	return len(emailRE.FindAllString(stripQuoted(m.Header("From")), -1)) > 1
+}
+
+var emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
+
+func stripQuoted(s string) string {
+	var b strings.Builder
+	in := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '"' {
+			in = !in
+			continue
+		}
+		if !in {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// fromName returns the decoded display name of the first From address.
+func fromName(m *Message) string {
+	if l, ok := fromAddrs(m); ok && len(l) > 0 {
+		return l[0].Name
+	}
+	v := m.Decoded("From")
+	if i := strings.IndexByte(v, '<'); i > 0 {
+		return strings.Trim(strings.TrimSpace(v[:i]), `"`)
+	}
+	return ""
+}
+
+func fromLocal(m *Message) string {
+	a := addrOf(m.Header("From"))
+	if i := strings.LastIndexByte(a, '@'); i > 0 {
+		return strings.ToLower(a[:i])
+	}
+	return ""
+}
+
+var (
+	fromLocalHexRE     = regexp.MustCompile(`^(?:[0-9a-f]{12,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
+	fromLocalDigitsRE  = regexp.MustCompile(`\d{8,}`)
+	fromLocalNoVowelRE = regexp.MustCompile(`[bcdfghjklmnpqrstvwxz]{7,}`)
+	titleRE            = regexp.MustCompile(`(?i)^\s*(mr|mrs|ms|miss|dr|barrister|prof|sir|madam|mrs?\.|dr\.|engr|rev|hon|chief|capt)\.?\s+\S`)
+)
+
+// fromDNSpoofed: the display name shows an e-mail address (or a domain
+// name) in another organisation than the real sender's: "PayPal
+// <service@paypal.com>" <x@evil.example> (rspamd SPOOF_DISPLAY_NAME,
+// SpamAssassin FROMNAME_SPOOFED_EMAIL).
+func fromDNSpoofed(m *Message) bool {
+	l, ok := fromAddrs(m)
+	if !ok || len(l) != 1 {
+		return false
+	}
+	real := orgDomain(domainOf(l[0].Address))
+	name := l[0].Name
+	if real == "" || name == "" {
+		return false
+	}
+	for _, a := range emailRE.FindAllString(name, 4) {
+		if d := orgDomain(domainOf(a)); d != "" && d != real {
+			return true
+		}
+	}
+	return false
+}
+
+func fromDNEqAddr(m *Message) bool {
+	l, ok := fromAddrs(m)
+	if !ok || len(l) != 1 {
+		return false
+	}
+	n := strings.Trim(strings.TrimSpace(l[0].Name), `"'<>`)
+	return n != "" && strings.EqualFold(n, l[0].Address)
+}
+
+// excessBase64: a header whose only encoded-words are base64 and whose
+// decoded text is plain ASCII: no MUA needs base64 for that.
+func excessBase64(raw string) bool {
+	if !strings.Contains(raw, "=?") {
+		return false
+	}
+	sawB := false
+	for _, w := range encodedWordRE.FindAllStringSubmatch(raw, -1) {
+		if !strings.EqualFold(w[2], "b") {
+			return false
+		}
+		sawB = true
+	}
+	if !sawB {
+		return false
+	}
+	d, err := Decode(raw)
+	if err != nil {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 || (d[i] < 0x20 && d[i] != '\t') {
+			return false
+		}
+	}
+	return true
+}
+
+var encodedWordRE = regexp.MustCompile(`=\?([^?\s]+)\?([bBqQ])\?[^?\s]*\?=`)
+
+var bounceFromRE = regexp.MustCompile(`(?i)^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|mdaemon|bounces?|noreply|no-reply|do-not-reply|donotreply)@`)
+
+// nullSenderNotBounce: MAIL FROM:<> is for delivery reports and automatic
+// replies (RFC 5321 4.5.5, RFC 3834); spammers use it to dodge sender
+// checks.
+func nullSenderNotBounce(m *Message) bool {
+	if m.Env.MailFrom != "" || !m.Env.ClientIP.IsValid() {
+		return false
+	}
+	ct := strings.ToLower(m.Header("Content-Type"))
+	if strings.HasPrefix(ct, "multipart/report") || strings.HasPrefix(ct, "message/") {
+		return false
+	}
+	if m.Has("Auto-Submitted") || m.Has("X-Autoreply") || m.Has("X-Autorespond") || m.Has("Disposition-Notification-To") && m.Has("Original-Message-ID") {
+		return false
+	}
+	if bounceFromRE.MatchString(addrOf(m.Header("From"))) {
+		return false
+	}
+	return true
+}
+
+// envFromForgedProvider: MAIL FROM is at gmail.com, yahoo.com, ... but the
+// client is not one of that provider's servers (their users can only
+// send through them; forwarders rewrite the sender with SRS).
+func envFromForgedProvider(m *Message) bool {
+	p := providerOf(domainOf(m.Env.MailFrom))
+	if p == nil {
+		return false
+	}
+	name, known := m.Env.RDNS()
+	if !known {
+		return false
+	}
+	return !p.ownsHost(name) && !p.ownsHost(heloName(m))
+}
+
+// ---- Reply-To
+
+// listRewrittenFrom: a mailing list that rewrote From for DMARC writes
+// "Name via List" and puts the author into Reply-To (Mailman, Google
+// Groups, Sympa).
+func listRewrittenFrom(m *Message) bool {
+	return strings.Contains(strings.ToLower(fromName(m)), " via ")
+}
+
+func freemailForgedReplyTo(m *Message) bool {
+	rt := addrOf(m.Header("Reply-To"))
+	from := addrOf(m.Header("From"))
+	if rt == "" || from == "" || !isFreemail(domainOf(rt)) || listRewrittenFrom(m) {
+		return false
+	}
+	if !isFreemail(domainOf(from)) {
+		return true
+	}
+	return !strings.EqualFold(rt, from) && !strings.EqualFold(localPart(rt), localPart(from))
+}
+
+func localPart(a string) string {
+	if i := strings.LastIndexByte(a, '@'); i >= 0 {
+		return a[:i]
+	}
+	return a
+}
+
+// ---- To/Cc
+
+var undisclosedRE = regexp.MustCompile(`(?i)undisclosed[ ._-]*recipients?|recipient list suppressed|^\s*:\s*;\s*$`)
+
+func toUndisclosed(m *Message) bool {
+	v := m.Decoded("To")
+	return v != "" && undisclosedRE.MatchString(v)
+}
+
+// sortedRecips: at least 6 To/Cc addresses in strict alphabetical order
+// of their local parts, as harvested lists come (SpamAssassin SORTED_RECIPS).
+func sortedRecips(m *Message) bool {
+	var addrs []string
+	for _, name := range []string{"To", "Cc"} {
+		for _, v := range m.Headers(name) {
+			l, ok := parseAddressList(v)
+			if !ok {
+				for _, a := range emailRE.FindAllString(v, 200) {
+					addrs = append(addrs, strings.ToLower(a))
+				}
+				continue
+			}
+			for _, a := range l {
+				addrs = append(addrs, strings.ToLower(a.Address))
+			}
+		}
+	}
+	if len(addrs) < 6 {
+		return false
+	}
+	for i := 1; i < len(addrs); i++ {
+		if addrs[i] <= addrs[i-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- Subject
 
 func subjAllCaps(m *Message) bool {
 	s := m.Decoded("Subject")
@@ -63,6 +562,93 @@ func subjAllCaps(m *Message) bool {
 		}
 	}
 	return letters >= 10 && upper == letters
+}
+
+var replyPrefixRE = regexp.MustCompile(`(?i)^\s*(re|aw|sv|antw|r|rif|res|odp|vs|wg|fw|fwd|tr)\s*(\[\d+\])?\s*:`)
+
+func fakeReply(m *Message) bool {
+	s := m.Decoded("Subject")
+	if !replyPrefixRE.MatchString(s) || m.Has("In-Reply-To") || m.Has("References") || m.Has("Thread-Index") {
+		return false
+	}
+	p := strings.ToLower(replyPrefixRE.FindStringSubmatch(s)[1])
+	return p != "fw" && p != "fwd" && p != "wg" && p != "tr" // forwards start threads
+}
+
+func header8bit(m *Message) bool {
+	for _, n := range []string{"Subject", "From"} {
+		v := m.Header(n)
+		for i := 0; i < len(v); i++ {
+			if v[i] >= 0x80 {
+				// RFC 6532 allows UTF-8; raw Latin-1 and the like is not.
+				if !utf8.ValidString(v) {
+					return true
+				}
+				break
+			}
+		}
+	}
+	return false
+}
+
+func headerBadEncoding(m *Message) bool {
+	for _, n := range []string{"Subject", "From"} {
+		v := m.Header(n)
+		if !strings.Contains(v, "=?") {
+			continue
+		}
+		if _, err := Decode(v); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// subjObfuscated: invisible characters (zero-width, soft hyphen, BOM)
+// inside words, or letters taken from the mathematical alphanumeric and
+// enclosed blocks, used to dodge word filters ("𝐏𝐚𝐲𝐏𝐚𝐥", "Ac\u200bcount").
+func subjObfuscated(m *Message) bool {
+	for _, s := range []string{m.Decoded("Subject"), fromName(m)} {
+		for _, r := range s {
+			switch {
+			case r == 0x200b || r == 0x200c || r == 0x200d || r == 0x2060 || r == 0xfeff || r == 0xad || r == 0x34f:
+				return true
+			case r >= 0x1d400 && r <= 0x1d7ff: // mathematical alphanumerics
+				return true
+			case r >= 0x24b6 && r <= 0x24e9: // circled letters
+				return true
+			case r >= 0xff21 && r <= 0xff5a: // full-width Latin
+				return true
+			case r >= 0x1f130 && r <= 0x1f189: // squared/negative letters
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ---- the header block
+
+// uniqueFields may appear at most once (RFC 5322 3.6, table).
+var uniqueFields = []string{"From", "Sender", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References", "MIME-Version", "Content-Type"}
+
+func multipleUnique(m *Message) bool {
+	for _, n := range uniqueFields {
+		if m.Count(n) > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+func missingEssential(m *Message) bool {
+	n := 0
+	for _, h := range []string{"Date", "Message-ID", "To", "Subject"} {
+		if !m.Has(h) {
+			n++
+		}
+	}
+	return n >= 2
 }
 
 // parseAddressList parses an address-list field leniently; ok is false when

@@ -1,0 +1,402 @@
+package rules
+
+import (
+	"html"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Checks on the body structure, the mail program's headers and the text.
+func init() {
+	register(
+		Rule{Name: "MIME_HTML_ONLY", Score: 0.7, Kind: KindMIME, Desc: "Message has HTML text only, no plain-text part",
+			Test: mimeHTMLOnly},
+		Rule{Name: "MPART_ALT_DIFF", Score: 1.0, Kind: KindMIME, Desc: "Plain-text and HTML alternatives say different things",
+			Test: mpartAltDiff},
+		Rule{Name: "MIME_CHARSET_UNKNOWN", Score: 1.0, Kind: KindMIME, Desc: "A text part has an unknown charset",
+			Test: mimeCharsetUnknown},
+		Rule{Name: "MIME_CHARSET_MISLABELLED", Score: 0.8, Kind: KindMIME, Desc: "A text part's bytes do not fit its charset label",
+			Test: mimeCharsetMislabelled},
+		Rule{Name: "MIME_BASE64_TEXT", Score: 1.0, Kind: KindMIME, Desc: "A plain ASCII text part is base64-encoded for no reason",
+			Test: mimeBase64Text},
+		Rule{Name: "MIME_MALFORMED", Score: 1.0, Kind: KindMIME, Desc: "Malformed MIME structure (bad multipart, undecodable part)",
+			Test: mimeMalformed},
+		Rule{Name: "MIME_HTML_ATTACHMENT", Score: 1.5, Kind: KindMIME, Desc: "An HTML or SVG file is attached (phishing form)",
+			Test: mimeHTMLAttachment},
+		Rule{Name: "BODY_SHORT_LINK", Score: 1.0, Kind: KindMIME, Desc: "Body is a few words and a link",
+			Test: bodyShortLink},
+		Rule{Name: "BODY_EMPTY", Score: 1.0, Kind: KindMIME, Desc: "Message has no text and no attachment",
+			Test: bodyEmpty},
+		Rule{Name: "MIME_NO_VERSION", Score: 0.5, Kind: KindMIME, Desc: "MIME content headers without MIME-Version",
+			Test: func(m *Message) bool {
+				return !m.Has("MIME-Version") && strings.HasPrefix(strings.ToLower(m.Header("Content-Type")), "multipart/")
+			}},
+
+		Rule{Name: "FORGED_MUA_OUTLOOK", Score: 3.0, Kind: KindHeader, Desc: "Claims Microsoft Outlook but lacks Thread-Index, which Outlook always adds",
+			Test: forgedOutlook},
+		Rule{Name: "MISSING_MIMEOLE", Score: 2.0, Kind: KindHeader, Desc: "Claims Outlook Express/Outlook 2002-2003 but lacks X-MimeOLE",
+			Test: missingMimeOLE},
+		Rule{Name: "XM_NO_VERSION", Score: 0.2, Kind: KindHeader, Desc: "X-Mailer without a version number",
+			Test: xmNoVersion},
+		Rule{Name: "XM_GIBBERISH", Score: 1.0, Kind: KindHeader, Desc: "X-Mailer is random-looking text",
+			Test: xmGibberish},
+
+		Rule{Name: "PUMPDUMP", Score: 1.0, Kind: KindMIME, Desc: "Stock pump-and-dump wording",
+			Test: func(m *Message) bool { return pumpDumpCount(m) >= 1 }},
+		Rule{Name: "PUMPDUMP_MULTI", Score: 2.5, Kind: KindMIME, Desc: "Several stock pump-and-dump phrases",
+			Test: func(m *Message) bool { return pumpDumpCount(m) >= 3 }},
+	)
+}
+
+func textParts(m *Message) (plain, htm []Part) {
+	for _, p := range m.Parts() {
+		if p.Filename != "" {
+			continue
+		}
+		switch p.ContentType {
+		case "text/plain":
+			plain = append(plain, p)
+		case "text/html":
+			htm = append(htm, p)
+		}
+	}
+	return
+}
+
+func mimeHTMLOnly(m *Message) bool {
+	plain, htm := textParts(m)
+	return len(htm) > 0 && len(plain) == 0
+}
+
+var wordRE = regexp.MustCompile(`[\p{L}\p{N}]{3,}`)
+
+// htmlToText strips tags, comments, scripts, styles and the head, and
+// decodes entities. It is a linear scan, not a parser: good enough to
+// read what a message shows.
+func htmlToText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) / 2)
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '<' {
+			j := strings.IndexByte(s[i:], '<')
+			if j < 0 {
+				j = len(s) - i
+			}
+			b.WriteString(s[i : i+j])
+			i += j
+			continue
+		}
+		if strings.HasPrefix(s[i:], "<!--") {
+			j := strings.Index(s[i+4:], "-->")
+			if j < 0 {
+				break
+			}
+			i += 4 + j + 3
+			continue
+		}
+		end := strings.IndexByte(s[i:], '>')
+		if end < 0 {
+			break
+		}
+		tag := strings.ToLower(s[i+1 : i+end])
+		i += end + 1
+		b.WriteByte(' ')
+		for _, skip := range [...]string{"script", "style", "head", "title"} {
+			if strings.HasPrefix(tag, skip) && (len(tag) == len(skip) || tag[len(skip)] == ' ' || tag[len(skip)] == '\t' || tag[len(skip)] == '\n') {
+				if j := indexFold(s[i:], "</"+skip); j >= 0 {
+					i += j
+				} else {
+					i = len(s)
+				}
+				break
+			}
+		}
+	}
+	return html.UnescapeString(b.String())
+}
+
+// indexFold is strings.Index for an ASCII lower-case needle, ignoring case.
+func indexFold(s, needle string) int {
+	n := len(needle)
+	for i := 0; i+n <= len(s); i++ {
+		if strings.EqualFold(s[i:i+n], needle) {
+			return i
+		}
+	}
+	return -1
+}
+
+func wordSet(s string) map[string]bool {
+	out := map[string]bool{}
+	for _, w := range wordRE.FindAllString(strings.ToLower(s), 5000) {
+		out[w] = true
+	}
+	return out
+}
+
+func samePath(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if i == len(a)-1 {
+			continue // siblings: same parent
+		}
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// mpartAltDiff: a plain-text and an HTML sibling that share few words
+// (SpamAssassin MPART_ALT_DIFF): the text part is filler for filters.
+func mpartAltDiff(m *Message) bool {
+	plain, htm := textParts(m)
+	for _, h := range htm {
+		for _, p := range plain {
+			if !samePath(h.Path, p.Path) {
+				continue
+			}
+			hw, pw := wordSet(htmlToText(h.Text)), wordSet(p.Text)
+			if len(hw) < 10 {
+				continue
+			}
+			common := 0
+			for w := range hw {
+				if pw[w] {
+					common++
+				}
+			}
+			if common*4 < len(hw) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func mimeCharsetUnknown(m *Message) bool {
+	for _, p := range m.Parts() {
+		if p.Err != nil && strings.Contains(strings.ToLower(p.Err.Error()), "charset") {
+			return true
+		}
+		if strings.HasPrefix(p.ContentType, "text/") && p.Charset != "" && !knownCharset(p.Charset) {
+			return true
+		}
+	}
+	return false
+}
+
+// knownCharset reports whether the decoder knows a charset label.
+func knownCharset(cs string) bool {
+	_, err := charsetReader(cs, strings.NewReader(""))
+	return err == nil
+}
+
+// mimeCharsetMislabelled: a part labelled us-ascii (or not labelled)
+// carries 8-bit text, or a part labelled UTF-8 is not UTF-8.
+func mimeCharsetMislabelled(m *Message) bool {
+	for _, p := range m.Parts() {
+		if !strings.HasPrefix(p.ContentType, "text/") || p.Err != nil {
+			continue
+		}
+		switch p.Charset {
+		case "us-ascii", "ascii":
+			for i := 0; i < len(p.Text); i++ {
+				if p.Text[i] >= 0x80 {
+					return true
+				}
+			}
+		case "utf-8", "utf8":
+			if strings.Count(p.Text, "\uFFFD") > 2 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mimeBase64Text: a text part in base64 whose content is 7-bit text
+// with short lines: quoted-printable or 7bit would do; bulk mailers do it
+// to hide words from filters.
+func mimeBase64Text(m *Message) bool {
+	for _, p := range m.Parts() {
+		if p.Encoding != "base64" || !strings.HasPrefix(p.ContentType, "text/") || p.Filename != "" || len(p.Text) < 200 {
+			continue
+		}
+		ascii := true
+		for i := 0; i < len(p.Text); i++ {
+			if p.Text[i] >= 0x80 {
+				ascii = false
+				break
+			}
+		}
+		if ascii {
+			return true
+		}
+	}
+	return false
+}
+
+func mimeMalformed(m *Message) bool {
+	if len(m.MIMEErrors()) > 0 && !m.Truncated {
+		return true
+	}
+	for _, p := range m.Parts() {
+		if p.Err != nil && !strings.Contains(strings.ToLower(p.Err.Error()), "charset") {
+			return true
+		}
+	}
+	return false
+}
+
+var htmlAttachRE = regexp.MustCompile(`(?i)\.(s?html?|xhtml|svgz?|hta)$`)
+
+func mimeHTMLAttachment(m *Message) bool {
+	for _, p := range m.Parts() {
+		if p.Filename != "" && (htmlAttachRE.MatchString(strings.TrimSpace(p.Filename)) || p.ContentType == "image/svg+xml") {
+			return true
+		}
+	}
+	return false
+}
+
+// visibleText returns the readable text of the message: the plain parts,
+// else the HTML parts with markup removed.
+func visibleText(m *Message) string {
+	plain, htm := textParts(m)
+	var b strings.Builder
+	if len(plain) > 0 {
+		for _, p := range plain {
+			b.WriteString(p.Text)
+			b.WriteByte('\n')
+		}
+		if strings.TrimSpace(b.String()) != "" {
+			return b.String()
+		}
+	}
+	for _, p := range htm {
+		b.WriteString(htmlToText(p.Text))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// bodyShortLink: the readable text is under a dozen words besides a link.
+func bodyShortLink(m *Message) bool {
+	if len(m.URLHosts()) == 0 {
+		return false
+	}
+	t := visibleText(m)
+	if len(t) > 4096 {
+		return false
+	}
+	t = urlRE.ReplaceAllString(t, " ")
+	t = urlTailRE.ReplaceAllString(t, " ")
+	return len(wordRE.FindAllString(t, 20)) < 12
+}
+
+var urlTailRE = regexp.MustCompile(`\S*[/?=&]\S*`)
+
+func bodyEmpty(m *Message) bool {
+	if m.BodySize == 0 {
+		return true
+	}
+	for _, p := range m.Parts() {
+		if p.Filename != "" || !strings.HasPrefix(p.ContentType, "text/") {
+			return false
+		}
+	}
+	return strings.TrimFunc(visibleText(m), func(r rune) bool { return unicode.IsSpace(r) || r == 0xa0 }) == ""
+}
+
+// ---- mail programs
+
+var (
+	outlookOERE   = regexp.MustCompile(`^Microsoft Outlook Express [4-6]\.|^Microsoft (?:Office )?Outlook(?:, Build| CWS|, Build 1[01]\.| 1[01]\.)|^Microsoft Outlook IMO`)
+	outlookModRE  = regexp.MustCompile(`^Microsoft (?:Office )?Outlook 1[2-6]\.`)
+	xmVersionRE   = regexp.MustCompile(`\d`)
+	xmGibberishRE = regexp.MustCompile(`^[A-Za-z]{5,}$|^[a-z0-9]{12,}$`)
+)
+
+// forgedOutlook: Outlook 2007 and later write Thread-Index on every
+// message (and X-Mailer "Microsoft Outlook 16.0" or "Microsoft Office
+// Outlook 12.0"); bulk mailers copy the X-Mailer alone.
+func forgedOutlook(m *Message) bool {
+	x := m.Header("X-Mailer")
+	return outlookModRE.MatchString(x) && !m.Has("Thread-Index")
+}
+
+// missingMimeOLE: Outlook Express 4-6 and Outlook 2000-2003 (builds 9-11)
+// always write X-MimeOLE.
+func missingMimeOLE(m *Message) bool {
+	x := m.Header("X-Mailer")
+	return outlookOERE.MatchString(x) && !outlookModRE.MatchString(x) && !m.Has("X-MimeOLE")
+}
+
+func xmNoVersion(m *Message) bool {
+	x := strings.TrimSpace(m.Header("X-Mailer"))
+	return x != "" && !xmVersionRE.MatchString(x)
+}
+
+// xmGibberish: an X-Mailer that is one random word: no vowels in a long
+// run, or a lower-case alphanumeric blob.
+func xmGibberish(m *Message) bool {
+	x := strings.TrimSpace(m.Header("X-Mailer"))
+	if !xmGibberishRE.MatchString(x) {
+		return false
+	}
+	if utf8.RuneCountInString(x) >= 12 && strings.IndexFunc(x, unicode.IsDigit) >= 0 {
+		return true
+	}
+	return lowVowelRatio(x) || mixedCaseJunk(x)
+}
+
+// mixedCaseJunk: upper-case letters inside a word at random: "xKfPqLmz".
+func mixedCaseJunk(s string) bool {
+	changes := 0
+	for i := 1; i < len(s); i++ {
+		if unicode.IsUpper(rune(s[i])) != unicode.IsUpper(rune(s[i-1])) {
+			changes++
+		}
+	}
+	return changes >= 3 || (changes == 0 && strings.ToUpper(s) == s && lowVowelRatio(s))
+}
+
+// ---- pump and dump (SpamAssassin sandbox jhardin __PUMPDUMP_01..10)
+
+var pumpDumpREs = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)\bstock (?:is )?(?:set|going|about|poised|expected|ready) to (?:soar|explode|skyrocket|triple|double|take off)`),
+	regexp.MustCompile(`(?i)\b(?:will|could|to) (?:soar|explode|skyrocket|triple|double)\b.{0,40}\b(?:stock|shares|price)`),
+	regexp.MustCompile(`(?i)\bbuy (?:it |shares )?(?:before|by) (?:the )?(?:monday|tuesday|wednesday|thursday|friday|market) ?(?:open|morning|close)?`),
+	regexp.MustCompile(`(?i)\btrading at (?:a )?(?:bargain|discount|steal)`),
+	regexp.MustCompile(`(?i)\bgrab (?:as many|all the) shares`),
+	regexp.MustCompile(`(?i)\b(?:stock|pick) of the (?:year|month|decade)\b`),
+	regexp.MustCompile(`(?i)\b(?:symbol|ticker)\s*:?\s*[A-Z]{3,5}\b.{0,80}\b(?:cents|\$0\.\d\d)`),
+	regexp.MustCompile(`(?i)\b(?:otc|pink ?sheets?|otcbb)\b.{0,60}\b(?:alert|pick|breakout|soar)`),
+	regexp.MustCompile(`(?i)\bnext (?:hot )?(?:big|hot) (?:stock|winner)\b`),
+	regexp.MustCompile(`(?i)\b(?:strong|massive|huge) (?:buy|upside)\b.{0,40}\b(?:stock|shares|target)`),
+}
+
+func pumpDumpCount(m *Message) int {
+	t := m.Decoded("Subject") + "\n" + visibleText(m)
+	if len(t) > 64<<10 {
+		t = t[:64<<10]
+	}
+	lt := strings.ToLower(t)
+	if !strings.Contains(lt, "stock") && !strings.Contains(lt, "share") && !strings.Contains(lt, "otc") &&
+		!strings.Contains(lt, "ticker") && !strings.Contains(lt, "symbol") {
+		return 0 // stock spam names the stock
+	}
+	n := 0
+	for _, re := range pumpDumpREs {
+		if re.MatchString(t) {
+			n++
+		}
+	}
+	return n
+}
