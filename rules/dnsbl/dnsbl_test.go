@@ -418,8 +418,8 @@ func TestSessionDomains(t *testing.T) {
 	e.res.A["spam.example.dbl.spamhaus.org"] = addrs("127.0.1.2")
 	s := e.c.NewSession(false)
 	s.CheckDomain(SourceFrom, "BÜCHER.example.")
-	s.CheckDomain(SourceReplyTo, "bücher.example") // same name: one query
-	s.CheckDomain(SourceHelo, "[192.0.2.1]")       // IP literal: no query
+	s.CheckDomain(SourceReplyTo, "bücher.example")  // same name: one query
+	s.CheckDomain(SourceHelo, "[192.0.2.1]")        // IP literal: no query
 	s.CheckDomain(SourceClientName, "spam.example") // not in dbl's checks
 	for i := range 30 {
 		s.CheckDomain(SourceURLs, fmt.Sprintf("h%d.example.net", i))

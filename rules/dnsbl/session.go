@@ -260,4 +260,3 @@ func (s *Session) EarlyReject(ctx context.Context) (reject bool, reply string) {
 	s.early, s.earlyRej, s.earlyMsg = true, reject, reply
 	return reject, reply
 }
-
