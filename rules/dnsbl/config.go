@@ -84,7 +84,8 @@ type Config struct {
 	// Backoff is how long a list is not queried after an error answer
 	// (default 5m, SpamAssassin's dns_block_time).
 	Backoff time.Duration `yaml:"backoff"`
-	// HealthInterval is the period of the RFC 5782 self-test (default 1h).
+	// HealthInterval is the period of the RFC 5782 self-test (default 1h;
+	// negative: no background checks, Health runs only when called).
 	HealthInterval time.Duration `yaml:"health_interval"`
 	// AllowlistThreshold: when the allowlist (negative) hits of a message
 	// total at or below this, the positive hits are dropped (postscreen's
