@@ -1,0 +1,546 @@
+package main
+
+// Helpers of the end-to-end tests (e2e_*_test.go): the levee binary run as a
+// subprocess, a raw SMTP client, an SMTP sink that records what an MTA
+// delivers, and bounded polling. Every process a test starts is stopped in
+// t.Cleanup (or, for the package-wide Postfix instance, in TestMain).
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// teardowns run after every test of the package (package-wide MTAs).
+var (
+	teardownMu sync.Mutex
+	teardowns  []func()
+)
+
+func atTeardown(f func()) {
+	teardownMu.Lock()
+	teardowns = append(teardowns, f)
+	teardownMu.Unlock()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	teardownMu.Lock()
+	for i := len(teardowns) - 1; i >= 0; i-- {
+		teardowns[i]()
+	}
+	teardownMu.Unlock()
+	os.Exit(code)
+}
+
+// inCI says whether e2e tests must run rather than skip.
+func inCI() bool { v := os.Getenv("CI"); return v != "" && v != "0" && v != "false" }
+
+// needTool skips (or, in CI, fails) when an external program is missing.
+func needTool(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if inCI() {
+			t.Fatalf("%s is missing (CI=true: e2e tests must run; .ci/test.sh installs it)", path)
+		}
+		t.Skipf("%s is not installed", path)
+	}
+}
+
+// needRoot: Postfix's master and a dpkg install need root.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if inCI() {
+			t.Fatal("e2e tests need root (a private Postfix instance starts as root)")
+		}
+		t.Skip("e2e tests need root")
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+)
+
+// leveeBinary builds cmd/levee once per test run.
+func leveeBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "levee-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		atTeardown(func() { os.RemoveAll(dir) })
+		buildBin = filepath.Join(dir, "levee")
+		out, err := exec.Command("go", "build", "-o", buildBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildBin
+}
+
+// freePort returns a loopback TCP port free right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitFor polls cond until it is true or the deadline passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitDial(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: nothing listening after %v: %v", addr, timeout, err)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// syncBuffer is an io.Writer safe for a process's output and a test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// leveeProc is `levee serve` running as a subprocess.
+type leveeProc struct {
+	t       testing.TB
+	bin     string
+	cfgPath string
+	addr    string // milter address host:port
+	cmd     *exec.Cmd
+	log     *syncBuffer
+	done    chan struct{}
+	exit    int
+}
+
+// leveeConfig is the base of every e2e config: LISTEN is replaced by the
+// milter address.
+func writeLeveeConfig(t testing.TB, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "levee.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startLevee runs `levee serve --config cfgPath` and waits until the milter
+// port (addr, "127.0.0.1:PORT") accepts connections.
+func startLevee(t testing.TB, bin, cfgPath, addr string) *leveeProc {
+	t.Helper()
+	p := &leveeProc{t: t, bin: bin, cfgPath: cfgPath, addr: addr, log: &syncBuffer{}}
+	p.start()
+	return p
+}
+
+func (p *leveeProc) start() {
+	p.t.Helper()
+	p.cmd = exec.Command(p.bin, "serve", "--config", p.cfgPath)
+	p.cmd.Stdout = p.log
+	p.cmd.Stderr = p.log
+	p.done = make(chan struct{})
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		err := cmd.Wait()
+		p.exit = cmd.ProcessState.ExitCode()
+		_ = err
+		close(done)
+	}(p.cmd, p.done)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			p.t.Fatalf("levee exited with %d before listening:\n%s", p.exit, p.log.String())
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			p.t.Fatalf("levee not listening on %s:\n%s", p.addr, p.log.String())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// signal sends sig to levee.
+func (p *leveeProc) signal(sig syscall.Signal) {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Errorf("signal %v: %v", sig, err)
+	}
+}
+
+// stop ends levee with SIGTERM (SIGKILL after 10s) and returns its exit code.
+func (p *leveeProc) stop() int {
+	select {
+	case <-p.done:
+		return p.exit
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+	return p.exit
+}
+
+// waitLog waits until levee's log contains s.
+func (p *leveeProc) waitLog(s string, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.log.String(), s) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("levee log has no %q after %v:\n%s", s, timeout, p.log.String())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// smtpClient is a raw SMTP client: every reply is returned, none is
+// interpreted, so tests assert exactly what an SMTP client sees.
+type smtpClient struct {
+	t  testing.TB
+	c  net.Conn
+	tp *textproto.Conn
+}
+
+func dialSMTP(t testing.TB, addr string) *smtpClient {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	s := &smtpClient{t: t, c: c, tp: textproto.NewConn(c)}
+	t.Cleanup(func() { c.Close() })
+	s.expect(220, "")
+	return s
+}
+
+// cmd sends one command and returns the reply code and text.
+func (s *smtpClient) cmd(format string, args ...any) (int, string) {
+	s.t.Helper()
+	if err := s.tp.PrintfLine(format, args...); err != nil {
+		s.t.Fatalf("send %q: %v", fmt.Sprintf(format, args...), err)
+	}
+	return s.reply()
+}
+
+func (s *smtpClient) reply() (int, string) {
+	s.t.Helper()
+	code, msg, err := s.tp.ReadResponse(0)
+	if err != nil && code == 0 {
+		s.t.Fatalf("read reply: %v", err)
+	}
+	return code, msg
+}
+
+// expect reads a reply (when format is "") or sends a command, and fails
+// the test unless the code is want.
+func (s *smtpClient) expect(want int, format string, args ...any) string {
+	s.t.Helper()
+	var code int
+	var msg string
+	if format == "" {
+		code, msg = s.reply()
+	} else {
+		code, msg = s.cmd(format, args...)
+	}
+	if code != want {
+		s.t.Fatalf("%q: got %d %s, want %d", fmt.Sprintf(format, args...), code, msg, want)
+	}
+	return msg
+}
+
+// xclient sets the client's identity (Postfix XCLIENT, smtpd_authorized_xclient_hosts),
+// then greets with EHLO helo.
+func (s *smtpClient) xclient(attrs, helo string) {
+	s.t.Helper()
+	s.expect(250, "EHLO e2e.client.test")
+	s.expect(220, "XCLIENT %s", attrs)
+	s.expect(250, "EHLO %s", helo)
+}
+
+// data sends DATA and the message (CRLF, dot-stuffed) and returns the reply
+// to the final dot.
+func (s *smtpClient) data(msg string) (int, string) {
+	s.t.Helper()
+	if code, text := s.cmd("DATA"); code != 354 {
+		return code, text
+	}
+	w := s.tp.DotWriter()
+	io.WriteString(w, msg)
+	if err := w.Close(); err != nil {
+		s.t.Fatal(err)
+	}
+	return s.reply()
+}
+
+// send runs one whole transaction and returns the reply to the final dot
+// (or to the first command that failed).
+func (s *smtpClient) send(from string, rcpts []string, msg string) (int, string) {
+	s.t.Helper()
+	if code, text := s.cmd("MAIL FROM:<%s>", from); code != 250 {
+		return code, text
+	}
+	for _, r := range rcpts {
+		if code, text := s.cmd("RCPT TO:<%s>", r); code != 250 {
+			s.cmd("RSET")
+			return code, text
+		}
+	}
+	return s.data(msg)
+}
+
+func (s *smtpClient) quit() {
+	s.tp.PrintfLine("QUIT")
+	s.tp.ReadResponse(0)
+	s.c.Close()
+}
+
+// sinkMsg is one message an MTA delivered to the sink.
+type sinkMsg struct {
+	From  string
+	Rcpts []string
+	Data  string
+}
+
+// header returns the first value of a header field of the delivered message.
+func (m *sinkMsg) header(name string) (string, bool) {
+	hdr, _, _ := strings.Cut(m.Data, "\r\n\r\n")
+	r := textproto.NewReader(bufio.NewReader(strings.NewReader(hdr + "\r\n\r\n")))
+	h, err := r.ReadMIMEHeader()
+	if err != nil && len(h) == 0 {
+		return "", false
+	}
+	v, ok := h[textproto.CanonicalMIMEHeaderKey(name)]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// smtpSink is a loopback SMTP server that accepts and records everything.
+type smtpSink struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	msgs []*sinkMsg
+}
+
+func startSink(t testing.TB) *smtpSink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &smtpSink{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(c)
+		}
+	}()
+	return s
+}
+
+func (s *smtpSink) port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+func (s *smtpSink) close()    { s.ln.Close() }
+
+func (s *smtpSink) serve(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Minute))
+	tp := textproto.NewConn(c)
+	tp.PrintfLine("220 sink.levee.test ESMTP e2e sink")
+	var cur *sinkMsg
+	for {
+		line, err := tp.ReadLine()
+		if err != nil {
+			return
+		}
+		verb := strings.ToUpper(line)
+		switch {
+		case strings.HasPrefix(verb, "EHLO"):
+			tp.PrintfLine("250-sink.levee.test\r\n250-8BITMIME\r\n250 PIPELINING")
+		case strings.HasPrefix(verb, "HELO"):
+			tp.PrintfLine("250 sink.levee.test")
+		case strings.HasPrefix(verb, "MAIL FROM:"):
+			cur = &sinkMsg{From: trimAngle(line[len("MAIL FROM:"):])}
+			tp.PrintfLine("250 2.1.0 ok")
+		case strings.HasPrefix(verb, "RCPT TO:"):
+			if cur == nil {
+				tp.PrintfLine("503 5.5.1 MAIL first")
+				continue
+			}
+			cur.Rcpts = append(cur.Rcpts, trimAngle(line[len("RCPT TO:"):]))
+			tp.PrintfLine("250 2.1.5 ok")
+		case verb == "DATA":
+			if cur == nil || len(cur.Rcpts) == 0 {
+				tp.PrintfLine("503 5.5.1 RCPT first")
+				continue
+			}
+			tp.PrintfLine("354 go ahead")
+			lines, err := tp.ReadDotLines()
+			if err != nil {
+				return
+			}
+			cur.Data = strings.Join(lines, "\r\n") + "\r\n"
+			s.mu.Lock()
+			s.msgs = append(s.msgs, cur)
+			s.mu.Unlock()
+			cur = nil
+			tp.PrintfLine("250 2.0.0 queued")
+		case verb == "RSET":
+			cur = nil
+			tp.PrintfLine("250 2.0.0 ok")
+		case verb == "NOOP":
+			tp.PrintfLine("250 2.0.0 ok")
+		case verb == "QUIT":
+			tp.PrintfLine("221 2.0.0 bye")
+			return
+		default:
+			tp.PrintfLine("502 5.5.2 not implemented")
+		}
+	}
+}
+
+func trimAngle(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		s = s[:i] // ESMTP parameters
+	}
+	return strings.Trim(s, "<>")
+}
+
+// find returns the delivered messages whose data contains token.
+func (s *smtpSink) find(token string) []*sinkMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*sinkMsg
+	for _, m := range s.msgs {
+		if strings.Contains(m.Data, token) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// waitMsg waits until a message containing token was delivered.
+func (s *smtpSink) waitMsg(t testing.TB, token string, timeout time.Duration) *sinkMsg {
+	t.Helper()
+	var m []*sinkMsg
+	waitFor(t, "delivery of "+token, timeout, func() bool { m = s.find(token); return len(m) > 0 })
+	return m[0]
+}
+
+// testMessage builds a well-formed message (it scores low) with a unique
+// token in its Subject and Message-ID; extra header lines and the body can
+// be changed.
+func testMessage(token, from, subject, extraHeaders, body string) string {
+	if subject == "" {
+		subject = "Minutes of the meeting " + token
+	} else if subject == strings.ToUpper(subject) {
+		subject += " " + strings.ToUpper(token) // keep an all-caps Subject all caps
+	} else {
+		subject += " " + token
+	}
+	if body == "" {
+		body = "Hello,\r\n\r\nthe minutes of Tuesday's meeting are below. We agreed to move the\r\nrelease to next week and to review the open tickets on Friday.\r\n\r\nRegards,\r\nAlice\r\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "From: Alice Example <%s>\r\n", from)
+	b.WriteString("To: Bob Example <bob@example.org>\r\n")
+	fmt.Fprintf(&b, "Subject: %s\r\n", subject)
+	fmt.Fprintf(&b, "Message-ID: <%s@mail.example.com>\r\n", token)
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n")
+	b.WriteString(extraHeaders)
+	b.WriteString("\r\n")
+	b.WriteString(body)
+	return b.String()
+}
+
+var tokenSeq struct {
+	sync.Mutex
+	n int
+}
+
+// newToken is unique within a test run.
+func newToken(prefix string) string {
+	tokenSeq.Lock()
+	defer tokenSeq.Unlock()
+	tokenSeq.n++
+	return prefix + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(tokenSeq.n)
+}
+
+// runTool runs an external command with a timeout and returns its output.
+func runTool(t testing.TB, timeout time.Duration, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return string(out), err
+}

@@ -1,0 +1,618 @@
+package main
+
+// End-to-end tests with Debian's real Postfix in front of the real levee
+// binary. One private Postfix instance (its own config, queue and data
+// directories, loopback ports) serves the whole package; its main.cf carries
+// configs/postfix/main.cf verbatim, so the shipped snippet is what is tested.
+//
+// Postfix services (master.cf), all on 127.0.0.1:
+//
+//	main       smtpd, milters of main.cf (levee "main", fail open)
+//	down_acc   smtpd, levee "spare" (stopped and started by tests), milter_default_action=accept
+//	down_tf    smtpd, levee "spare", milter_default_action=tempfail
+//	relay_main smtpd without milter, content_filter to "main" through the relayb
+//	           smtp client: the message sits in Postfix's own queue, so a 4xx of
+//	           "main" leaves it deferred there (as on any relay in front of a filtering MX)
+//	relay_down same, to "down_tf"
+//
+// Everything accepted is relayed (relayhost) to a Go SMTP sink that records it.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	postfixBin  = "/usr/sbin/postfix"
+	postqueue   = "/usr/sbin/postqueue"
+	postsuper   = "/usr/sbin/postsuper"
+	e2eReject   = "E2E says no to this spam"
+	e2eTempfail = "E2E asks to come back later"
+)
+
+// e2eLeveeConfig: loopback clients are judged (skip_trusted off: the relay
+// services reach "main" from 127.0.0.1), and each action has a check that a
+// test can trigger on purpose (scores:), so no case depends on the fitted
+// default scores.
+const e2eLeveeConfig = `listen: inet:%s
+skip_trusted: false
+thresholds:
+  add_header: 5
+  rewrite_subject: 6
+  tempfail: 30
+  quarantine: 50
+  reject: 100
+subject_prefix: "[SPAM] "
+reject_text: "` + e2eReject + `"
+tempfail_text: "` + e2eTempfail + `"
+scores:
+  SUBJ_ALL_CAPS: 6          # Subject in capitals: tagged, Subject rewritten
+  FROM_LOCAL_HEX: 30        # hex local part: tempfail
+  FROM_NAME_HAS_TITLE: 50   # "Dr." display name: quarantine
+log:
+  level: debug
+metrics:
+  listen: 127.0.0.1:%d
+%s`
+
+// postfixInst is the package's private Postfix instance.
+type postfixInst struct {
+	dir, conf string
+	ports     map[string]int
+	sink      *smtpSink
+	main      *leveeProc // levee behind "main"
+	spare     *leveeProc // levee behind down_acc/down_tf (tests stop it)
+	spareAddr string
+	metrics   int // main levee's /metrics port
+	rbl       *rbldnsd
+}
+
+var (
+	pfOnce sync.Once
+	pf     *postfixInst
+	pfErr  error
+)
+
+// e2ePostfix starts (once) and returns the shared Postfix instance.
+func e2ePostfix(t *testing.T) *postfixInst {
+	t.Helper()
+	needRoot(t)
+	needTool(t, postfixBin)
+	bin := leveeBinary(t)
+	pfOnce.Do(func() { pf, pfErr = startPostfixInst(t, bin) })
+	if pfErr != nil {
+		t.Fatal(pfErr)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Postfix log (tail):\n%s", pf.maillogTail(40))
+			t.Logf("levee log (tail):\n%s", tail(pf.main.log.String(), 40))
+		}
+	})
+	return pf
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func startPostfixInst(t *testing.T, bin string) (_ *postfixInst, err error) {
+	// Postfix's daemons run as user postfix: every directory on the way to
+	// the queue must be searchable, so no t.TempDir (0700) here.
+	dir, err := os.MkdirTemp("", "levee-e2e-postfix-")
+	if err != nil {
+		return nil, err
+	}
+	p := &postfixInst{dir: dir, conf: filepath.Join(dir, "conf"), ports: map[string]int{}}
+	var stops []func()
+	defer func() {
+		if err != nil {
+			for i := len(stops) - 1; i >= 0; i-- {
+				stops[i]()
+			}
+		}
+	}()
+	stops = append(stops, func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"conf", "queue", "data"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if out, err := exec.Command("chown", "postfix", filepath.Join(dir, "data")).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("chown postfix: %v %s", err, out)
+	}
+
+	p.sink = startSink(t)
+	stops = append(stops, p.sink.close)
+
+	// The DNSBL: rbldnsd on loopback, when the list code is there.
+	dnsblYAML := ""
+	if rb, y, err := startE2EDNSBL(t, dir); err != nil {
+		return nil, err
+	} else if rb != nil {
+		p.rbl = rb
+		dnsblYAML = y
+		stops = append(stops, rb.stop)
+	}
+
+	mainAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p.metrics = freePort(t)
+	cfg := writeLeveeConfig(t, dir, fmt.Sprintf(e2eLeveeConfig, mainAddr, p.metrics, dnsblYAML))
+	p.main = startLeveeShared(bin, cfg, mainAddr)
+	if p.main == nil {
+		return nil, fmt.Errorf("levee (main) did not start")
+	}
+	stops = append(stops, func() { p.main.stop() })
+
+	p.spareAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	spareDir := filepath.Join(dir, "spare")
+	os.MkdirAll(spareDir, 0o755)
+	spareCfg := writeLeveeConfig(t, spareDir, fmt.Sprintf("listen: inet:%s\nskip_trusted: false\ndnsbl:\n  lists: []\n", p.spareAddr))
+	p.spare = &leveeProc{bin: bin, cfgPath: spareCfg, addr: p.spareAddr, log: &syncBuffer{}}
+	stops = append(stops, func() {
+		if p.spare.cmd != nil {
+			p.spare.stop()
+		}
+	})
+
+	for _, s := range []string{"main", "down_acc", "down_tf", "relay_main", "relay_down"} {
+		p.ports[s] = freePort(t)
+	}
+	snippet, err := os.ReadFile("../../configs/postfix/main.cf")
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(string(snippet), "inet:127.0.0.1:8895") {
+		return nil, fmt.Errorf("configs/postfix/main.cf does not name inet:127.0.0.1:8895")
+	}
+	mainCf := fmt.Sprintf(`# private Postfix instance of levee's e2e tests
+compatibility_level = 3.6
+queue_directory = %[1]s/queue
+data_directory = %[1]s/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.levee.test
+mydomain = levee.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+relay_domains = example.org
+relayhost = [127.0.0.1]:%[2]d
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks reject_unauth_destination
+smtpd_authorized_xclient_hosts = 127.0.0.0/8
+smtp_dns_support_level = disabled
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+maillog_file = %[1]s/maillog
+maillog_file_prefixes = %[1]s
+# deliver deferred mail only when a test asks (postqueue -f)
+minimal_backoff_time = 1h
+maximal_backoff_time = 2h
+queue_run_delay = 1h
+smtp_connect_timeout = 5s
+
+# ---- configs/postfix/main.cf, verbatim but for the port ----
+%[3]s`, dir, p.sink.port(), strings.ReplaceAll(string(snippet), "inet:127.0.0.1:8895", "inet:"+mainAddr))
+	masterCf := fmt.Sprintf(`127.0.0.1:%[1]d inet n - n - - smtpd
+127.0.0.1:%[2]d inet n - n - - smtpd -o smtpd_milters=inet:%[6]s -o milter_default_action=accept
+127.0.0.1:%[3]d inet n - n - - smtpd -o smtpd_milters=inet:%[6]s -o milter_default_action=tempfail
+127.0.0.1:%[4]d inet n - n - - smtpd -o smtpd_milters= -o content_filter=relayb:[127.0.0.1]:%[1]d
+127.0.0.1:%[5]d inet n - n - - smtpd -o smtpd_milters= -o content_filter=relayb:[127.0.0.1]:%[3]d
+relayb    unix  -       -       n       -       -       smtp -o myhostname=relay.levee.test
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+`, p.ports["main"], p.ports["down_acc"], p.ports["down_tf"], p.ports["relay_main"], p.ports["relay_down"], p.spareAddr)
+	if err := os.WriteFile(filepath.Join(p.conf, "main.cf"), []byte(mainCf), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(p.conf, "master.cf"), []byte(masterCf), 0o644); err != nil {
+		return nil, err
+	}
+	if out, err := runTool(t, time.Minute, postfixBin, "-c", p.conf, "start"); err != nil {
+		return nil, fmt.Errorf("postfix start: %v\n%s\n%s", err, out, p.maillogTail(30))
+	}
+	stops = append(stops, p.stop)
+	for _, port := range p.ports {
+		if err := waitDial(fmt.Sprintf("127.0.0.1:%d", port), 20*time.Second); err != nil {
+			return nil, fmt.Errorf("postfix: %v\n%s", err, p.maillogTail(30))
+		}
+	}
+	atTeardown(func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	})
+	return p, nil
+}
+
+// startLeveeShared starts a levee that outlives the test that started it.
+func startLeveeShared(bin, cfgPath, addr string) *leveeProc {
+	p := &leveeProc{t: &sharedTB{}, bin: bin, cfgPath: cfgPath, addr: addr, log: &syncBuffer{}}
+	defer func() { recover() }()
+	p.start()
+	return p
+}
+
+// sharedTB lets package-wide processes use leveeProc outside a test: a
+// failure panics (caught by startLeveeShared).
+type sharedTB struct{ testing.TB }
+
+func (sharedTB) Helper()                           {}
+func (sharedTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+func (sharedTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
+func (sharedTB) Errorf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+func (p *postfixInst) stop() {
+	runTool(&sharedTB{}, time.Minute, postfixBin, "-c", p.conf, "stop")
+	// master exits after its children; wait for its pid file lock to go.
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(p.dir, "queue", "pid", "master.pid")); err != nil {
+			break
+		}
+		if out, _ := runTool(&sharedTB{}, 10*time.Second, postfixBin, "-c", p.conf, "status"); strings.Contains(out, "not running") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (p *postfixInst) addr(service string) string {
+	return fmt.Sprintf("127.0.0.1:%d", p.ports[service])
+}
+
+func (p *postfixInst) maillogTail(n int) string {
+	b, _ := os.ReadFile(filepath.Join(p.dir, "maillog"))
+	return tail(string(b), n)
+}
+
+// queueEntry is one line of `postqueue -j`.
+type queueEntry struct {
+	QueueName  string `json:"queue_name"`
+	QueueID    string `json:"queue_id"`
+	Sender     string `json:"sender"`
+	Recipients []struct {
+		Address     string `json:"address"`
+		DelayReason string `json:"delay_reason"`
+	} `json:"recipients"`
+}
+
+func (p *postfixInst) queue(t *testing.T) []queueEntry {
+	t.Helper()
+	out, err := exec.Command(postqueue, "-c", p.conf, "-j").Output()
+	if err != nil {
+		t.Fatalf("postqueue -j: %v", err)
+	}
+	var q []queueEntry
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		var e queueEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("postqueue -j: %v: %q", err, sc.Text())
+		}
+		q = append(q, e)
+	}
+	return q
+}
+
+// waitQueued waits until Postfix's queue holds a message from sender in
+// queue (hold, deferred, ...), optionally with a delay reason.
+func (p *postfixInst) waitQueued(t *testing.T, sender, queue, reason string) queueEntry {
+	t.Helper()
+	var found queueEntry
+	waitFor(t, fmt.Sprintf("%s in Postfix's %s queue", sender, queue), 30*time.Second, func() bool {
+		for _, e := range p.queue(t) {
+			if e.Sender != sender || e.QueueName != queue {
+				continue
+			}
+			if reason != "" && (len(e.Recipients) == 0 || !strings.Contains(e.Recipients[0].DelayReason, reason)) {
+				continue
+			}
+			found = e
+			return true
+		}
+		return false
+	})
+	return found
+}
+
+// deleteQueued removes a message from Postfix's queue (postsuper -d).
+func (p *postfixInst) deleteQueued(t *testing.T, id string) {
+	if out, err := exec.Command(postsuper, "-c", p.conf, "-d", id).CombinedOutput(); err != nil {
+		t.Errorf("postsuper -d %s: %v %s", id, err, out)
+	}
+}
+
+// client opens an SMTP session to a service as an outside client.
+func (p *postfixInst) client(t *testing.T, service, xclient, helo string) *smtpClient {
+	c := dialSMTP(t, p.addr(service))
+	c.xclient(xclient, helo)
+	return c
+}
+
+const outsider = "ADDR=203.0.113.25 NAME=mail.example.com"
+
+func mustHeader(t *testing.T, m *sinkMsg, name, wantPrefix string) string {
+	t.Helper()
+	v, ok := m.header(name)
+	if !ok {
+		t.Fatalf("delivered message has no %s:\n%s", name, m.Data)
+	}
+	if !strings.HasPrefix(v, wantPrefix) {
+		t.Fatalf("%s: %q, want prefix %q", name, v, wantPrefix)
+	}
+	return v
+}
+
+func TestE2EPostfixClean(t *testing.T) {
+	p := e2ePostfix(t)
+	tok := newToken("clean")
+	c := p.client(t, "main", outsider, "mail.example.com")
+	code, text := c.send("alice@example.com", []string{"bob@example.org"}, testMessage(tok, "alice@example.com", "", "", ""))
+	if code != 250 {
+		t.Fatalf("end of data: %d %s", code, text)
+	}
+	c.quit()
+	m := p.sink.waitMsg(t, tok, 30*time.Second)
+	mustHeader(t, m, "X-Spam-Status", "No, score=")
+	if _, ok := m.header("X-Spam-Flag"); ok {
+		t.Errorf("clean mail got X-Spam-Flag:\n%s", m.Data)
+	}
+	if m.From != "alice@example.com" || len(m.Rcpts) != 1 || m.Rcpts[0] != "bob@example.org" {
+		t.Errorf("envelope %q %q", m.From, m.Rcpts)
+	}
+}
+
+func TestE2EPostfixTagAndSubject(t *testing.T) {
+	p := e2ePostfix(t)
+	tok := newToken("tag")
+	c := p.client(t, "main", outsider, "mail.example.com")
+	// A forged verdict that came with the message must go.
+	msg := testMessage(tok, "alice@example.com", "CHEAP WATCHES FOR EVERYONE", "X-Spam-Flag: NO\r\nX-Spam-Status: No, forged\r\n", "")
+	code, text := c.send("alice@example.com", []string{"bob@example.org"}, msg)
+	if code != 250 {
+		t.Fatalf("end of data: %d %s", code, text)
+	}
+	c.quit()
+	m := p.sink.waitMsg(t, tok, 30*time.Second)
+	mustHeader(t, m, "X-Spam-Flag", "YES")
+	st := mustHeader(t, m, "X-Spam-Status", "Yes, score=")
+	if !strings.Contains(st, "SUBJ_ALL_CAPS") {
+		t.Errorf("X-Spam-Status %q lacks the hit", st)
+	}
+	mustHeader(t, m, "Subject", "[SPAM] CHEAP WATCHES")
+	if strings.Contains(m.Data, "forged") || strings.Count(m.Data, "X-Spam-Flag:") != 1 {
+		t.Errorf("forged X-Spam fields survived:\n%s", m.Data)
+	}
+}
+
+func TestE2EPostfixRejectGTUBE(t *testing.T) {
+	p := e2ePostfix(t)
+	tok := newToken("gtube")
+	c := p.client(t, "main", outsider, "mail.example.com")
+	code, text := c.send("alice@example.com", []string{"bob@example.org"},
+		testMessage(tok, "alice@example.com", "", "", "Test:\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"))
+	if code != 550 || !strings.Contains(text, "5.7.1 "+e2eReject) {
+		t.Fatalf("GTUBE at end of data: %d %q, want 550 5.7.1 %s", code, text, e2eReject)
+	}
+	c.quit()
+	time.Sleep(200 * time.Millisecond)
+	if len(p.sink.find(tok)) != 0 {
+		t.Fatal("rejected mail was delivered")
+	}
+}
+
+func TestE2EPostfixQuarantine(t *testing.T) {
+	p := e2ePostfix(t)
+	tok := newToken("quarantine")
+	sender := tok + "@example.com"
+	c := p.client(t, "main", outsider, "mail.example.com")
+	msg := strings.Replace(testMessage(tok, sender, "", "", ""), "From: Alice Example", "From: Dr. Alice Example", 1)
+	code, text := c.send(sender, []string{"bob@example.org"}, msg)
+	if code != 250 {
+		t.Fatalf("end of data: %d %s (quarantine accepts)", code, text)
+	}
+	c.quit()
+	e := p.waitQueued(t, sender, "hold", "")
+	defer p.deleteQueued(t, e.QueueID)
+	if len(p.sink.find(tok)) != 0 {
+		t.Fatal("quarantined mail was delivered")
+	}
+	if !strings.Contains(p.maillogTail(400), e.QueueID+": milter-hold: END-OF-MESSAGE") {
+		t.Errorf("Postfix's log does not show the milter hold of %s", e.QueueID)
+	}
+}
+
+func TestE2EPostfixTempfail(t *testing.T) {
+	p := e2ePostfix(t)
+	hexSender := "0a1b2c3d4e5f60718293@example.com" // FROM_LOCAL_HEX: tempfail
+
+	// Straight from the client: 451 at end of data, the client keeps it.
+	tok := newToken("tempfail")
+	c := p.client(t, "main", outsider, "mail.example.com")
+	code, text := c.send(hexSender, []string{"bob@example.org"}, testMessage(tok, hexSender, "", "", ""))
+	if code != 451 || !strings.Contains(text, "4.7.1 "+e2eTempfail) {
+		t.Fatalf("end of data: %d %q, want 451 4.7.1 %s", code, text, e2eTempfail)
+	}
+	c.quit()
+
+	// Through a relay: the message is in Postfix's own queue, and a 451
+	// from the filtering hop leaves it deferred there for retry.
+	tok = newToken("tempfail-relay")
+	sender := tok + "@example.com"
+	c = p.client(t, "relay_main", outsider, "mail.example.com")
+	code, text = c.send(sender, []string{"bob@example.org"}, testMessage(tok, hexSender, "", "", ""))
+	if code != 250 {
+		t.Fatalf("relay end of data: %d %s", code, text)
+	}
+	c.quit()
+	e := p.waitQueued(t, sender, "deferred", e2eTempfail)
+	p.deleteQueued(t, e.QueueID)
+	if len(p.sink.find(tok)) != 0 {
+		t.Fatal("tempfailed mail was delivered")
+	}
+}
+
+func TestE2EPostfixSessionOfSeveral(t *testing.T) {
+	p := e2ePostfix(t)
+	c := p.client(t, "main", outsider, "mail.example.com")
+	type step struct {
+		tok, subject, body string
+		code               int
+		flag               bool
+	}
+	steps := []step{
+		{tok: newToken("multi-clean1"), code: 250},
+		{tok: newToken("multi-spam"), subject: "LIMITED OFFER", code: 250, flag: true},
+		{tok: newToken("multi-gtube"), body: "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n", code: 550},
+		{tok: newToken("multi-clean2"), code: 250},
+	}
+	for _, s := range steps {
+		code, text := c.send("alice@example.com", []string{"bob@example.org"}, testMessage(s.tok, "alice@example.com", s.subject, "", s.body))
+		if code != s.code {
+			t.Fatalf("%s: %d %s, want %d", s.tok, code, text, s.code)
+		}
+	}
+	c.quit()
+	for _, s := range steps {
+		if s.code != 250 {
+			continue
+		}
+		m := p.sink.waitMsg(t, s.tok, 30*time.Second)
+		_, flagged := m.header("X-Spam-Flag")
+		if flagged != s.flag {
+			t.Errorf("%s: X-Spam-Flag present %v, want %v:\n%s", s.tok, flagged, s.flag, m.Data)
+		}
+		if n := strings.Count(m.Data, "X-Spam-Status:"); n != 1 {
+			t.Errorf("%s: %d X-Spam-Status fields (verdicts leaking between messages?)", s.tok, n)
+		}
+	}
+}
+
+func TestE2EPostfixFiftyRecipients(t *testing.T) {
+	p := e2ePostfix(t)
+	tok := newToken("fifty")
+	var rcpts []string
+	for i := 0; i < 50; i++ {
+		rcpts = append(rcpts, fmt.Sprintf("user%02d@example.org", i))
+	}
+	c := p.client(t, "main", outsider, "mail.example.com")
+	code, text := c.send("alice@example.com", rcpts, testMessage(tok, "alice@example.com", "", "", ""))
+	if code != 250 {
+		t.Fatalf("end of data: %d %s", code, text)
+	}
+	c.quit()
+	got := map[string]bool{}
+	waitFor(t, "50 recipients delivered", 30*time.Second, func() bool {
+		for _, m := range p.sink.find(tok) {
+			for _, r := range m.Rcpts {
+				got[r] = true
+			}
+		}
+		return len(got) == 50
+	})
+	for _, m := range p.sink.find(tok) {
+		if n := strings.Count(m.Data, "X-Spam-Status:"); n != 1 {
+			t.Errorf("%d X-Spam-Status fields", n)
+		}
+	}
+}
+
+// TestE2EPostfixLeveeDown: with levee stopped, Postfix applies
+// milter_default_action. accept: delivered unjudged. tempfail: the SMTP
+// client gets a 4xx and keeps the message (at a relay, the message stays
+// in Postfix's deferred queue), and once levee is back the next queue run
+// delivers it, judged. Nothing is lost either way.
+func TestE2EPostfixLeveeDown(t *testing.T) {
+	p := e2ePostfix(t)
+	if p.spare.cmd != nil {
+		p.spare.stop()
+	}
+
+	// accept: delivered without a verdict
+	tok := newToken("down-accept")
+	c := p.client(t, "down_acc", outsider, "mail.example.com")
+	if code, text := c.send("alice@example.com", []string{"bob@example.org"}, testMessage(tok, "alice@example.com", "", "", "")); code != 250 {
+		t.Fatalf("down, accept: %d %s", code, text)
+	}
+	c.quit()
+	m := p.sink.waitMsg(t, tok, 30*time.Second)
+	if _, ok := m.header("X-Spam-Status"); ok {
+		t.Errorf("judged though levee was down:\n%s", m.Data)
+	}
+
+	// tempfail, client straight to the filtering smtpd: Postfix answers
+	// 451 4.7.1 at the first stage that needs the milter (MAIL FROM and
+	// later); the client keeps the message.
+	tok = newToken("down-tempfail")
+	c = p.client(t, "down_tf", outsider, "mail.example.com")
+	code, text := c.send("alice@example.com", []string{"bob@example.org"}, testMessage(tok, "alice@example.com", "", "", ""))
+	if code/100 != 4 {
+		t.Fatalf("down, tempfail: %d %s, want 4xx", code, text)
+	}
+	t.Logf("levee down, milter_default_action=tempfail: the client sees %d %s", code, text)
+	c.quit()
+
+	// tempfail at a relay: deferred in Postfix's queue...
+	tok = newToken("down-relay")
+	sender := tok + "@example.com"
+	c = p.client(t, "relay_down", outsider, "mail.example.com")
+	if code, text := c.send(sender, []string{"bob@example.org"}, testMessage(tok, "alice@example.com", "", "", "")); code != 250 {
+		t.Fatalf("relay: %d %s", code, text)
+	}
+	c.quit()
+	p.waitQueued(t, sender, "deferred", "")
+	if len(p.sink.find(tok)) != 0 {
+		t.Fatal("delivered while levee was down and the action is tempfail")
+	}
+	// ...and delivered, judged, on the next queue run once levee is back.
+	p.spare.t = t
+	p.spare.start()
+	if out, err := exec.Command(postqueue, "-c", p.conf, "-f").CombinedOutput(); err != nil {
+		t.Fatalf("postqueue -f: %v %s", err, out)
+	}
+	m = p.sink.waitMsg(t, tok, 30*time.Second)
+	mustHeader(t, m, "X-Spam-Status", "No, score=")
+	for _, e := range p.queue(t) {
+		if e.Sender == sender {
+			t.Errorf("still queued after the flush: %+v", e)
+		}
+	}
+	_ = syscall.SIGTERM
+}
