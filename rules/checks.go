@@ -109,6 +109,18 @@ func init() {
 			Test: header8bit},
 		Rule{Name: "HEADER_BAD_ENCODING", Score: 1.0, Kind: KindHeader, Desc: "Subject or From has a broken encoded-word or unknown charset",
 			Test: headerBadEncoding},
+		Rule{Name: "SUBJ_EMOJI", Score: 0.8, Kind: KindHeader, Desc: "Subject contains emoji",
+			Test: func(m *Message) bool { return hasEmoji(m.Decoded("Subject")) }},
+		Rule{Name: "FROM_NAME_EMOJI", Score: 1.0, Kind: KindHeader, Desc: "From display name contains emoji",
+			Test: func(m *Message) bool { return hasEmoji(fromName(m)) }},
+		Rule{Name: "FROM_NAME_DECORATED", Score: 0.8, Kind: KindHeader, Desc: "From display name is wrapped in symbols (#, *, !, $)",
+			Test: func(m *Message) bool { return decoratedNameRE.MatchString(fromName(m)) }},
+		Rule{Name: "SUBJ_LURE_WORDS", Score: 0.5, Kind: KindHeader, Desc: "Subject uses lure words (suspended, unusual activity, winner, claim your prize)",
+			Test: func(m *Message) bool { return lureRE.MatchString(m.Decoded("Subject")) }},
+		Rule{Name: "X_PRIORITY_HIGH", Score: 0.7, Kind: KindHeader, Desc: "X-Priority is 1 (highest)",
+			Test: func(m *Message) bool { return strings.HasPrefix(m.Header("X-Priority"), "1") }},
+		Rule{Name: "HDR_UNFILLED_TEMPLATE", Score: 1.5, Kind: KindHeader, Desc: "Address, Message-ID or MIME header holds an unexpanded mail-merge placeholder",
+			Test: unfilledTemplate},
 		Rule{Name: "SUBJ_OBFUSCATED", Score: 1.5, Kind: KindHeader, Desc: "Subject or From name hides text with invisible or look-alike characters",
 			Test: subjObfuscated},
 
@@ -622,6 +634,51 @@ func subjObfuscated(m *Message) bool {
 			case r >= 0x1f130 && r <= 0x1f189: // squared/negative letters
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// hasEmoji reports pictographs (U+1F300-1FAFF) and dingbats/symbols
+// (U+2600-27BF) used as emoji.
+func hasEmoji(s string) bool {
+	for _, r := range s {
+		if (r >= 0x1f300 && r <= 0x1faff) || (r >= 0x2600 && r <= 0x27bf) {
+			return true
+		}
+	}
+	return false
+}
+
+// lureRE: words of account-takeover and prize lures. Words common in
+// real transactional mail (verify, password, invoice, payment) are left out.
+var lureRE = regexp.MustCompile(`(?i)\b(?:suspend(?:ed|sion)|unusual (?:activity|sign|login)|locked|deactivat(?:ed|ion)|final notice|unauthori[sz]ed|winner|prize|congratulations|claim your|reward)\b`)
+
+var decoratedNameRE = regexp.MustCompile(`^\s*[#*!$]+.*[#*!$]+\s*$|^\s*[#*$]{2,}|[#*$]{2,}\s*$`)
+
+// templateRE: mail-merge placeholders a bulk mailer failed to fill:
+// __Link__, {{name}}, %%email%%, %RND_NUM%, ${EMAIL}, [%tag%].
+var (
+	templateRE     = regexp.MustCompile(`\{\{\s*[\w.]+\s*\}\}|%%[A-Za-z_]+%%|%[A-Z][A-Z_]{2,}%|\$\{[A-Za-z_]{3,}\}|\[%[\w ]+%\]`)
+	templateAddrRE = regexp.MustCompile(`__[A-Za-z]+[A-Za-z0-9]*__`)
+)
+
+func unfilledTemplate(m *Message) bool {
+	for _, n := range []string{"From", "To", "Cc", "Reply-To", "Message-ID", "References", "In-Reply-To", "Content-Type", "Subject"} {
+		v := m.Header(n)
+		if v == "" {
+			continue
+		}
+		if templateRE.MatchString(v) {
+			return true
+		}
+		// __x__ is also a Python name in subjects ("__init__"); in
+		// addresses and identifiers it is a placeholder
+		if n != "Subject" && n != "Content-Type" && templateAddrRE.MatchString(v) {
+			return true
+		}
+		if n == "Content-Type" && strings.Contains(v, "__DynTag") {
+			return true
 		}
 	}
 	return false

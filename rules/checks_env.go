@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+
+	"github.com/levee-mail/levee/rules/received"
 )
 
 // Checks on the SMTP envelope (HELO, the client's reverse DNS) and on the
@@ -337,6 +339,15 @@ func onceReceivedDynamic(m *Message) bool {
 	return home
 }
 
+// localOrigin: the hop is a local pick-up (from localhost / 127.0.0.1, or
+// no client at all).
+func localOrigin(h received.Hop) bool {
+	if h.IP.IsValid() {
+		return h.IP.IsLoopback()
+	}
+	return strings.HasPrefix(strings.ToLower(h.Helo), "localhost") || strings.HasPrefix(strings.ToLower(h.RDNS), "localhost")
+}
+
 // forgedProviderRcvd: the From address is at a big provider, yet neither
 // the client nor any Received hop is one of its servers: mail from a
 // Gmail user always leaves through Google.
@@ -348,7 +359,13 @@ func forgedProviderRcvd(m *Message, p *bigProvider) bool {
 	if name, _ := m.Env.RDNS(); p.ownsHost(name) || p.ownsHost(heloName(m)) {
 		return false
 	}
-	for _, h := range m.Received() {
+	hops := m.Received()
+	if n := len(hops); n > 1 && localOrigin(hops[n-1]) {
+		// written on a server (a web form, a list archive's "reply"
+		// button): no provider hop to expect
+		return false
+	}
+	for _, h := range hops {
 		if p.ownsHost(h.By) || p.ownsHost(h.RDNS) || p.ownsHost(h.Helo) {
 			return false
 		}

@@ -13,6 +13,8 @@ func init() {
 	register(
 		Rule{Name: "MIME_HTML_ONLY", Score: 0.7, Kind: KindMIME, Desc: "Message has HTML text only, no plain-text part",
 			Test: mimeHTMLOnly},
+		Rule{Name: "FREEMAIL_HTML_ONLY", Score: 1.0, Kind: KindMIME, Desc: "HTML-only message from a freemail address (webmail sends a text part too)",
+			Test: func(m *Message) bool { return mimeHTMLOnly(m) && isFreemail(domainOf(addrOf(m.Header("From")))) }},
 		Rule{Name: "MPART_ALT_DIFF", Score: 1.0, Kind: KindMIME, Desc: "Plain-text and HTML alternatives say different things",
 			Test: mpartAltDiff},
 		Rule{Name: "MIME_CHARSET_UNKNOWN", Score: 1.0, Kind: KindMIME, Desc: "A text part has an unknown charset",
@@ -25,6 +27,8 @@ func init() {
 			Test: mimeMalformed},
 		Rule{Name: "MIME_HTML_ATTACHMENT", Score: 1.5, Kind: KindMIME, Desc: "An HTML or SVG file is attached (phishing form)",
 			Test: mimeHTMLAttachment},
+		Rule{Name: "HTML_HIDDEN_TEXT", Score: 0.8, Kind: KindMIME, Desc: "HTML hides many words (display:none, visibility:hidden, zero font size)",
+			Test: htmlHiddenText},
 		Rule{Name: "BODY_SHORT_LINK", Score: 1.0, Kind: KindMIME, Desc: "Body is a few words and a link",
 			Test: bodyShortLink},
 		Rule{Name: "BODY_EMPTY", Score: 1.0, Kind: KindMIME, Desc: "Message has no text and no attachment",
@@ -38,7 +42,7 @@ func init() {
 			Test: forgedOutlook},
 		Rule{Name: "MISSING_MIMEOLE", Score: 2.0, Kind: KindHeader, Desc: "Claims Outlook Express/Outlook 2002-2003 but lacks X-MimeOLE",
 			Test: missingMimeOLE},
-		Rule{Name: "XM_NO_VERSION", Score: 0.2, Kind: KindHeader, Desc: "X-Mailer without a version number",
+		Rule{Name: "XM_NO_VERSION", Score: 0.1, Kind: KindHeader, Desc: "X-Mailer without a version number",
 			Test: xmNoVersion},
 		Rule{Name: "XM_GIBBERISH", Score: 1.0, Kind: KindHeader, Desc: "X-Mailer is random-looking text",
 			Test: xmGibberish},
@@ -364,7 +368,40 @@ func mixedCaseJunk(s string) bool {
 			changes++
 		}
 	}
-	return changes >= 3 || (changes == 0 && strings.ToUpper(s) == s && lowVowelRatio(s))
+	return changes >= 3 || (changes == 0 && strings.ToUpper(s) == s && noVowel(s))
+}
+
+func noVowel(s string) bool {
+	return !strings.ContainsAny(strings.ToLower(s), "aeiouy")
+}
+
+// hiddenStyleRE: an inline style that hides its element.
+var hiddenStyleRE = regexp.MustCompile(`(?i)style\s*=\s*["'][^"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:px|pt|em)?\s*[;"'])`)
+
+// htmlHiddenText: at least 15 words sit right inside elements whose
+// inline style hides them: text for filters, not for the reader. (A
+// newsletter's hidden preheader is a line, not a paragraph.)
+func htmlHiddenText(m *Message) bool {
+	_, htm := textParts(m)
+	for _, p := range htm {
+		words := 0
+		for _, loc := range hiddenStyleRE.FindAllStringIndex(p.Text, 50) {
+			rest := p.Text[loc[1]:]
+			gt := strings.IndexByte(rest, '>')
+			if gt < 0 {
+				continue
+			}
+			rest = rest[gt+1:]
+			if lt := strings.IndexByte(rest, '<'); lt >= 0 {
+				rest = rest[:lt]
+			}
+			words += len(wordRE.FindAllString(rest, 100))
+		}
+		if words >= 15 {
+			return true
+		}
+	}
+	return false
 }
 
 // ---- pump and dump (SpamAssassin sandbox jhardin __PUMPDUMP_01..10)

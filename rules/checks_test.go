@@ -182,6 +182,12 @@ var checkCases = []checkCase{
 	{"SUBJ_EXCESS_BASE64", hdr("Subject: =?UTF-8?B?THVuY2ggdG9tb3Jyb3c=?="), hdr("Subject: =?UTF-8?B?TMO8bmNo?=")},
 	{"HEADER_8BIT", hdr("Subject: Gr\xfc\xdfe aus K\xf6ln"), hdr("Subject: Grüße aus Köln")},
 	{"HEADER_BAD_ENCODING", hdr("Subject: =?x-no-such-charset?Q?hello?="), hdr("Subject: =?iso-8859-1?Q?Gr=FC=DFe?=")},
+	{"SUBJ_EMOJI", hdr("Subject: =?UTF-8?B?8J+OgSBZb3VyIGdpZnQ=?="), hdr("Subject: =?UTF-8?B?w6kgWW91ciBnaWZ0?=")},
+	{"FROM_NAME_EMOJI", hdr("From: =?UTF-8?B?8J+OgSBHaWZ0cw==?= <gifts@example.org>"), hdr("From: =?UTF-8?B?w6kgR2lmdHM=?= <gifts@example.org>")},
+	{"FROM_NAME_DECORATED", hdr(`From: "#Congratulations!#" <a@example.org>`), hdr(`From: "Congratulations, Alice!" <a@example.org>`)},
+	{"SUBJ_LURE_WORDS", hdr("Subject: Your account has been suspended"), hdr("Subject: Please verify your email address")},
+	{"X_PRIORITY_HIGH", hdr("+X-Priority: 1 (Highest)"), hdr("+X-Priority: 3 (Normal)")},
+	{"HDR_UNFILLED_TEMPLATE", hdr("To: <__Link__2IrWURe7qd@example.net>"), hdr("Subject: Re: [PATCH] drop __init__ from module")},
 	{"SUBJ_OBFUSCATED", hdr("Subject: Your Ac\u200bcount is suspended"), hdr("Subject: Your account is suspended")},
 
 	// the header block
@@ -212,6 +218,8 @@ var checkCases = []checkCase{
 		checkEdit{env: func(e *Envelope) { e.ClientName, e.Helo = "unknown", "[192.168.1.20]" }}},
 	{"FORGED_GMAIL_RCVD", hdr("From: <someone@gmail.com>"),
 		hdr("From: <someone@gmail.com>", "+Received: by mail-ed1-f54.google.com with SMTP id x; Tue, 2 Jan 2024 09:59:40 +0000")},
+	{"FORGED_GMAIL_RCVD", hdr("From: <someone@gmail.com>"), // a post made on the list server's web archive
+		hdr("From: <someone@gmail.com>", "+Received: from lists.example.org (localhost [127.0.0.1]) by lists.example.org; Tue, 2 Jan 2024 09:59:40 +0000")},
 	{"FORGED_YAHOO_RCVD", hdr("From: <someone@yahoo.com>"),
 		hdr("From: <someone@yahoo.com>", "+Received: from sonic.gate.mail.ne1.yahoo.com by sonic301.consmr.mail.gq1.yahoo.com; Tue, 2 Jan 2024 09:59:40 +0000")},
 	{"FORGED_HOTMAIL_RCVD", hdr("From: <someone@hotmail.com>"),
@@ -224,6 +232,8 @@ var checkCases = []checkCase{
 	// MIME
 	{"MIME_HTML_ONLY", checkEdit{hdr: []string{"Content-Type: text/html"}, body: "<p>Hello</p>"},
 		checkEdit{hdr: []string{altHdr}, body: alt("Hello", "Hello")}},
+	{"FREEMAIL_HTML_ONLY", checkEdit{hdr: []string{"From: <x@yahoo.com>", "Content-Type: text/html"}, body: "<p>Hello</p>"},
+		checkEdit{hdr: []string{"From: <x@example.org>", "Content-Type: text/html"}, body: "<p>Hello</p>"}},
 	{"MPART_ALT_DIFF",
 		checkEdit{hdr: []string{altHdr}, body: alt("Hi Bob, shall we meet", "Claim your prize today, winners get free cruise tickets worth thousands of dollars now")},
 		checkEdit{hdr: []string{altHdr}, body: alt("Claim your prize today, winners get free cruise tickets worth thousands of dollars now", "Claim your <b>prize</b> today, winners get free cruise tickets worth thousands of dollars now")}},
@@ -238,6 +248,9 @@ var checkCases = []checkCase{
 	{"MIME_HTML_ATTACHMENT",
 		checkEdit{hdr: []string{"Content-Type: multipart/mixed; boundary=b1"}, body: "--b1\nContent-Type: text/plain\n\nsee attached\n--b1\nContent-Type: application/octet-stream; name=\"Invoice.html\"\n\n<form></form>\n--b1--\n"},
 		checkEdit{hdr: []string{"Content-Type: multipart/mixed; boundary=b1"}, body: "--b1\nContent-Type: text/plain\n\nsee attached\n--b1\nContent-Type: application/pdf; name=\"Invoice.pdf\"\n\n%PDF\n--b1--\n"}},
+	{"HTML_HIDDEN_TEXT",
+		checkEdit{hdr: []string{"Content-Type: text/html"}, body: "<p>Pay now</p><div style=\"display:none\">" + strings.Repeat("harmless words about gardening and weather ", 4) + "</div>"},
+		checkEdit{hdr: []string{"Content-Type: text/html"}, body: "<p>Pay now</p><div style=\"display:none\">Your monthly newsletter preview</div><p>" + strings.Repeat("harmless words about gardening and weather ", 4) + "</p>"}},
 	{"BODY_SHORT_LINK", checkEdit{body: "View your document:\nhttps://evil.example.com/x?id=1\n"},
 		checkEdit{body: baseBody + "Menu: https://food.example.com/menu\n"}},
 	{"BODY_EMPTY", checkEdit{body: "\n \n"}, checkEdit{body: "ok\n"}},
@@ -249,6 +262,7 @@ var checkCases = []checkCase{
 		hdr("+X-Mailer: Microsoft Outlook Express 6.00.2800.1106", "+X-MimeOLE: Produced By Microsoft MimeOLE V6.00.2800.1106")},
 	{"XM_NO_VERSION", hdr("+X-Mailer: Mass Mailer Pro"), hdr("+X-Mailer: Apple Mail (2.3774.300.61.1.2)")},
 	{"XM_GIBBERISH", hdr("+X-Mailer: xKfPqLmz"), hdr("+X-Mailer: Zimbra")},
+	{"XM_GIBBERISH", hdr("+X-Mailer: DQBWK"), hdr("+X-Mailer: AOL")},
 
 	{"PUMPDUMP", checkEdit{body: "This stock is set to explode next week.\n"}, checkEdit{body: "The stock room is set to close next week.\n"}},
 	{"PUMPDUMP_MULTI", checkEdit{body: "This stock is set to explode. Stock of the year! It is trading at a bargain, buy before Monday open.\n"},
