@@ -95,6 +95,26 @@ func start(t *testing.T, rc rules.Config, opt rules.Options, fc Config) *harness
 	if err := fc.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	h := serveEngine(t, e, fc, log)
+	h.logs = logs
+	return h
+}
+
+// startWithEngine serves an engine built by the test.
+func startWithEngine(t *testing.T, e *rules.Engine) *harness {
+	t.Helper()
+	fc := Config{Listen: "inet:127.0.0.1:0"}
+	if err := fc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuf{}
+	h := serveEngine(t, e, fc, slog.New(slog.NewTextHandler(logs, nil)))
+	h.logs = logs
+	return h
+}
+
+func serveEngine(t *testing.T, e *rules.Engine, fc Config, log *slog.Logger) *harness {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +129,7 @@ func start(t *testing.T, rc rules.Config, opt rules.Options, fc Config) *harness
 		s.Shutdown(ctx)
 		e.Close()
 	})
-	return &harness{addr: "inet:" + ln.Addr().String(), srv: s, rec: rec, logs: logs}
+	return &harness{addr: "inet:" + ln.Addr().String(), srv: s, rec: rec}
 }
 
 func (h *harness) session(t *testing.T) *milter.ClientSession {
