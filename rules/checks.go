@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -332,11 +333,21 @@ func msgIDOutlookTime(m *Message) bool {
 // ---- From
 
 func fromAddrs(m *Message) ([]*mail.Address, bool) {
-	v := m.Header("From")
-	if v == "" {
-		return nil, false
-	}
-	return parseAddressList(v)
+	m.chk.from.Do(func() {
+		if v := m.Header("From"); v != "" {
+			m.chk.fromList, m.chk.fromOK = parseAddressList(v)
+		}
+	})
+	return m.chk.fromList, m.chk.fromOK
+}
+
+// checkCache holds what several checks derive from one message, computed once.
+type checkCache struct {
+	text     sync.Once
+	textVal  string
+	from     sync.Once
+	fromList []*mail.Address
+	fromOK   bool
 }
 
 func fromMultiple(m *Message) bool {

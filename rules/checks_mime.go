@@ -272,6 +272,11 @@ func mimeHTMLAttachment(m *Message) bool {
 // visibleText returns the readable text of the message: the plain parts,
 // else the HTML parts with markup removed.
 func visibleText(m *Message) string {
+	m.chk.text.Do(func() { m.chk.textVal = computeVisibleText(m) })
+	return m.chk.textVal
+}
+
+func computeVisibleText(m *Message) string {
 	plain, htm := textParts(m)
 	var b strings.Builder
 	if len(plain) > 0 {

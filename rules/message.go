@@ -89,6 +89,9 @@ type Message struct {
 	once struct {
 		index, parts, hops, urls sync.Once
 	}
+	// chk caches what several checks derive from the message.
+	chk checkCache
+
 	index    map[string][]int // lower-case name -> positions in Fields
 	parts    []Part
 	mimeErrs []error
@@ -340,9 +343,13 @@ func (m *Message) parseMIME() {
 		}
 	}
 	e, err := message.New(h, bytes.NewReader(m.Body))
-	if err != nil && e == nil {
+	if err != nil {
+		// unknown charset or encoding of a single-part message: e is
+		// still readable
 		m.mimeErrs = append(m.mimeErrs, err)
-		return
+		if e == nil {
+			return
+		}
 	}
 	const maxParts = 200
 	werr := e.Walk(func(path []int, ent *message.Entity, err error) error {
