@@ -84,6 +84,22 @@ func (c *cache) put(e *cacheEntry, ttl time.Duration) {
 	}
 }
 
+// cached reports whether a lookup of qname can be answered from the cache
+// alone: the A answer is cached, and so is the TXT one when A is positive.
+func (c *cache) cached(qname string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	fresh := func(key string) *cacheEntry {
+		if el, ok := c.items[key]; ok && now.Before(el.Value.(*cacheEntry).expires) {
+			return el.Value.(*cacheEntry)
+		}
+		return nil
+	}
+	a := fresh("A " + qname)
+	return a != nil && (a.err != nil || fresh("TXT "+qname) != nil)
+}
+
 // Len returns the number of cached entries (tests).
 func (c *cache) Len() int {
 	c.mu.Lock()

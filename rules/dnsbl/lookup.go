@@ -133,14 +133,14 @@ func FormatReports(w io.Writer, reports []ListReport) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", list, r.Query, res, r.Took.Round(time.Millisecond))
 		if r.Err != nil {
-			fmt.Fprintf(tw, "\t\t  %s\t\n", r.Err)
+			fmt.Fprintf(tw, "\t\t  %s\n", r.Err)
 		}
 		if r.TXT != "" {
-			fmt.Fprintf(tw, "\t\t  TXT: %s\t\n", r.TXT)
+			fmt.Fprintf(tw, "\t\t  TXT: %s\n", r.TXT)
 		}
 		for _, h := range r.Hits {
 			if h.Description != "" {
-				fmt.Fprintf(tw, "\t\t  %s: %s\t\n", h.Rule, h.Description)
+				fmt.Fprintf(tw, "\t\t  %s: %s\n", h.Rule, h.Description)
 			}
 		}
 	}

@@ -340,7 +340,9 @@ func TestRbldnsdHealthDisable(t *testing.T) {
 	}
 	// Empty zone: 127.0.0.2 not listed, still failing.
 	r.reload(t, "broken", "192.0.2.5\n")
-	if !waitHealth(c, func(h []HealthReport) bool { return h[0].Err != nil && strings.Contains(h[0].Err.Error(), "127.0.0.2 is not listed") }) {
+	if !waitHealth(c, func(h []HealthReport) bool {
+		return h[0].Err != nil && strings.Contains(h[0].Err.Error(), "127.0.0.2 is not listed")
+	}) {
 		t.Fatalf("%v", c.Health(ctx))
 	}
 	r.reload(t, "broken", "127.0.0.2\n192.0.2.5\n")

@@ -118,21 +118,27 @@ func (s *Session) start(l *zlist, src Source, query, item string) {
 	}
 	ok, why := l.available(s.c.now(), strings.Contains(query, ":"))
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !ok {
 		if s.skipped == nil {
 			s.skipped = map[string]string{}
 		}
 		s.skipped[l.Name] = why
+		s.mu.Unlock()
 		return
 	}
 	key := l.Name + "\x00" + qname
 	if s.seen[key] {
+		s.mu.Unlock()
 		return
 	}
 	s.seen[key] = true
 	j := &job{l: l, src: src, query: query, qname: qname, done: make(chan struct{})}
 	s.jobs = append(s.jobs, j)
+	s.mu.Unlock()
+	if s.c.cache.cached(qname) {
+		s.c.run(s.c.ctx, j, s.auth) // answered from the cache: no goroutine
+		return
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(s.c.ctx, s.c.dns.Deadline)
 		defer cancel()
