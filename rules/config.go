@@ -211,6 +211,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: longer than 400 characters", t.name)
 		}
 	}
+	if err := c.DNS.Validate(); err != nil {
+		return fmt.Errorf("dns: %w", err)
+	}
 	if err := c.DNSBL.Validate(); err != nil {
 		return fmt.Errorf("dnsbl: %w", err)
 	}
