@@ -3,28 +3,66 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/levee-mail/levee/filter"
 	"github.com/levee-mail/levee/rules"
 )
 
-// daemon is `levee serve`: the milter server, its engine, and signals.
+// daemon is `levee serve`: the milter server, its engine, the metrics
+// listener, and signals.
+//
+// SIGHUP reloads the config file, the rules and the lists: a new engine is
+// built beside the running one and swapped in atomically; each message uses
+// the engine current at its MAIL FROM, so messages in flight finish with
+// the old version. A bad file keeps the running version (the log names the
+// file and line). Keys that belong to the listener (listen, socket_mode,
+// on_panic, idle_timeout, shutdown_timeout), log.* and metrics.listen need
+// a restart: the log says so.
 type daemon struct {
-	path   string
-	cfg    *Config
-	log    *slog.Logger
-	engine *rules.Engine
-	srv    *filter.Server
-	ln     net.Listener
+	path string
+	cfg  *Config
+	log  *slog.Logger
+	srv  *filter.Server
+	ln   net.Listener
+
+	reg      *prometheus.Registry // nil when metrics are off
+	reloads  *prometheus.CounterVec
+	lastOK   prometheus.Gauge
+	metrics  *metricsServer
+	stopping atomic.Bool
+
+	// retired engines are closed once the messages that may still use
+	// them are done (retireAfter), or at exit.
+	retiredMu sync.Mutex
+	retired   map[*rules.Engine]*time.Timer
 }
 
+// retireAfter is how long a replaced engine stays open: a message that
+// started before the reload may still start DNS lookups with it until its
+// end of data, which Postfix bounds by milter_content_timeout (300s).
+var retireAfter = 10 * time.Minute
+
 func newDaemon(path string, cfg *Config, log *slog.Logger) (*daemon, error) {
-	e, err := rules.NewEngine(cfg.Rules, rules.Options{Logger: log})
+	d := &daemon{path: path, cfg: cfg, log: log, retired: map[*rules.Engine]*time.Timer{}}
+	var reg prometheus.Registerer // stays a nil interface when metrics are off
+	if cfg.Metrics.Listen != "" {
+		d.reg, d.reloads, d.lastOK = newRegistry()
+		reg = d.reg
+	}
+	e, err := rules.NewEngine(cfg.Rules, rules.Options{Logger: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
@@ -34,9 +72,33 @@ func newDaemon(path string, cfg *Config, log *slog.Logger) (*daemon, error) {
 		e.Close()
 		return nil, err
 	}
-	d := &daemon{path: path, cfg: cfg, log: log, engine: e, ln: ln}
+	d.ln = ln
 	d.srv = filter.NewServer(cfg.Filter, e, log)
+	if d.reg != nil {
+		m, err := filter.NewMetrics(d.reg)
+		if err == nil {
+			d.srv.Observer = m
+			d.metrics, err = startMetrics(cfg.Metrics.Listen, d.reg, d.health, log)
+		}
+		if err != nil {
+			ln.Close()
+			e.Close()
+			return nil, err
+		}
+	}
 	return d, nil
+}
+
+// health is the /healthz answer.
+func (d *daemon) health() (int, string) {
+	if d.stopping.Load() {
+		return http.StatusServiceUnavailable, "shutting down\n"
+	}
+	var disabled []string
+	if c := d.srv.Engine().DNSBL(); c != nil {
+		disabled = c.Disabled()
+	}
+	return http.StatusOK, healthBody(disabled)
 }
 
 func (d *daemon) run() int {
@@ -49,10 +111,11 @@ func (d *daemon) run() int {
 	errc := make(chan error, 1)
 	go func() { errc <- d.srv.Serve(d.ln) }()
 	d.log.Info("levee listening", "listen", d.cfg.Filter.Listen, "mode", modeName(d.cfg.Rules.Mode),
-		"lists", len(d.cfg.Rules.DNSBL.Lists))
+		"lists", len(d.cfg.Rules.DNSBL.Lists), "metrics", d.cfg.Metrics.Listen, "version", version)
 	for {
 		select {
 		case err := <-errc:
+			d.closeAll()
 			if err != nil && !errors.Is(err, net.ErrClosed) {
 				d.log.Error("listener failed", "err", err)
 				return 1
@@ -61,11 +124,12 @@ func (d *daemon) run() int {
 		case <-hup:
 			d.reload()
 		case <-ctx.Done():
+			d.stopping.Store(true)
 			d.log.Info("shutting down: finishing sessions in flight", "timeout", d.cfg.Filter.ShutdownTimeout.String())
 			sctx, cancel := context.WithTimeout(context.Background(), d.cfg.Filter.ShutdownTimeout)
 			err := d.srv.Shutdown(sctx)
 			cancel()
-			d.srv.Engine().Close()
+			d.closeAll()
 			if err != nil {
 				d.log.Warn("sessions cut at shutdown timeout", "err", err)
 			}
@@ -75,26 +139,90 @@ func (d *daemon) run() int {
 	}
 }
 
+// closeAll closes the engines and the metrics listener.
+func (d *daemon) closeAll() {
+	if d.metrics != nil {
+		d.metrics.close()
+	}
+	d.retiredMu.Lock()
+	for e, t := range d.retired {
+		t.Stop()
+		e.Close()
+	}
+	d.retired = map[*rules.Engine]*time.Timer{}
+	d.retiredMu.Unlock()
+	d.srv.Engine().Close()
+}
+
 // reload re-reads the config file: a bad file keeps the running version.
 func (d *daemon) reload() {
-	cfg, err := loadConfig(d.path)
-	if err != nil {
+	d.log.Info("SIGHUP: reloading the config", "path", d.pathName())
+	if err := d.tryReload(); err != nil {
 		d.log.Error("reload failed, keeping the running config", "err", err)
+		if d.reloads != nil {
+			d.reloads.WithLabelValues("failure").Inc()
+		}
 		return
 	}
-	e, err := rules.NewEngine(cfg.Rules, rules.Options{Logger: d.log})
+	if d.reloads != nil {
+		d.reloads.WithLabelValues("success").Inc()
+		d.lastOK.SetToCurrentTime()
+	}
+}
+
+func (d *daemon) tryReload() error {
+	cfg, err := loadConfig(d.path) // errors name the file, line and key
 	if err != nil {
-		d.log.Error("reload failed, keeping the running config", "err", err)
-		return
+		return err
+	}
+	var reg prometheus.Registerer
+	if d.reg != nil {
+		reg = d.reg // rules/dnsbl reuses its collectors already registered
+	}
+	e, err := rules.NewEngine(cfg.Rules, rules.Options{Logger: d.log, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.pathName(), err)
 	}
 	if cfg.Filter.Listen != d.cfg.Filter.Listen {
-		d.log.Warn("listen changed: a restart is needed to move the listener", "running", d.cfg.Filter.Listen, "configured", cfg.Filter.Listen)
+		d.log.Warn("listen changed: a restart is needed to move the listener; still listening on the old address",
+			"running", d.cfg.Filter.Listen, "configured", cfg.Filter.Listen)
+	}
+	if !reflect.DeepEqual(restartKeys(cfg), restartKeys(d.cfg)) {
+		d.log.Warn("socket_mode, on_panic, idle_timeout, shutdown_timeout, log or metrics changed: a restart is needed to apply them")
 	}
 	old := d.srv.Engine()
 	d.srv.SetEngine(e)
 	d.cfg.Rules = cfg.Rules
-	d.log.Info("config reloaded", "path", d.path)
-	old.Close()
+	d.retire(old)
+	d.log.Info("config reloaded", "path", d.pathName(), "mode", modeName(cfg.Rules.Mode), "lists", len(cfg.Rules.DNSBL.Lists))
+	return nil
+}
+
+// restartKeys are the settings a reload does not apply (listen aside).
+func restartKeys(c *Config) [6]any {
+	return [6]any{c.Filter.SocketMode, c.Filter.OnPanic, c.Filter.IdleTimeout, c.Filter.ShutdownTimeout, c.Log, c.Metrics}
+}
+
+// retire closes a replaced engine once no message can still use it.
+func (d *daemon) retire(e *rules.Engine) {
+	d.retiredMu.Lock()
+	defer d.retiredMu.Unlock()
+	d.retired[e] = time.AfterFunc(retireAfter, func() {
+		d.retiredMu.Lock()
+		_, ok := d.retired[e]
+		delete(d.retired, e)
+		d.retiredMu.Unlock()
+		if ok {
+			e.Close()
+		}
+	})
+}
+
+func (d *daemon) pathName() string {
+	if d.path == "" {
+		return "default config"
+	}
+	return d.path
 }
 
 func modeName(m string) string {

@@ -21,6 +21,9 @@ const (
 	e2eListName = "E2E-Blocklist"
 	e2eZone     = "bl.levee.test"
 	e2eListedIP = "192.0.2.66" // in the zone
+
+	e2eBrokenName = "E2E-Broken"
+	e2eBrokenZone = "broken.levee.test"
 )
 
 // rbldnsd is a running rbldnsd.
@@ -40,11 +43,16 @@ func (r *rbldnsd) stop() {
 	}
 }
 
-// startRbldnsd serves zone (name) from an ip4set file on a loopback UDP port.
-func startRbldnsd(dir, zone, data string) (*rbldnsd, error) {
-	f := filepath.Join(dir, "zone.ip4set")
-	if err := os.WriteFile(f, []byte(data), 0o644); err != nil {
-		return nil, err
+// startRbldnsd serves zones (name: ip4set data; the first one must list
+// 127.0.0.2) on a loopback UDP port.
+func startRbldnsd(dir string, zones [][2]string) (*rbldnsd, error) {
+	var specs []string
+	for i, z := range zones {
+		f := fmt.Sprintf("zone%d.ip4set", i)
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(z[1]), 0o644); err != nil {
+			return nil, err
+		}
+		specs = append(specs, z[0]+":ip4set:"+f)
 	}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -53,8 +61,7 @@ func startRbldnsd(dir, zone, data string) (*rbldnsd, error) {
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	pc.Close()
 	r := &rbldnsd{addr: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
-	r.cmd = exec.Command(rbldnsdBin, "-n", "-q", "-t", "60", "-b", fmt.Sprintf("127.0.0.1/%d", port), "-w", dir,
-		zone+":ip4set:"+filepath.Base(f))
+	r.cmd = exec.Command(rbldnsdBin, append([]string{"-n", "-q", "-t", "60", "-b", fmt.Sprintf("127.0.0.1/%d", port), "-w", dir}, specs...)...)
 	if os.Geteuid() == 0 {
 		r.cmd.Args = append(r.cmd.Args[:1], append([]string{"-u", "nobody"}, r.cmd.Args[1:]...)...)
 	}
@@ -72,7 +79,7 @@ func startRbldnsd(dir, zone, data string) (*rbldnsd, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		addrs, err := res.LookupHost(ctx, "2.0.0.127."+zone)
+		addrs, err := res.LookupHost(ctx, "2.0.0.127."+zones[0][0])
 		cancel()
 		if err == nil && len(addrs) > 0 {
 			return r, nil
@@ -107,7 +114,9 @@ func startE2EDNSBL(t *testing.T, dir string) (*rbldnsd, string, error) {
 	// ip4set: a default answer, then the listed ranges. 127.0.0.2 is the
 	// RFC 5782 test entry levee's health check expects listed.
 	zone := ":127.0.0.2:Listed by " + e2eListName + " (test)\n192.0.2.64/27\n127.0.0.2\n"
-	r, err := startRbldnsd(zdir, e2eZone, zone)
+	// A list without the test entry: its health check fails and disables it.
+	broken := ":127.0.0.2:broken\n192.0.2.1\n"
+	r, err := startRbldnsd(zdir, [][2]string{{e2eZone, zone}, {e2eBrokenZone, broken}})
 	if err != nil {
 		return nil, "", err
 	}
@@ -129,7 +138,14 @@ dnsbl:
           rule: RCVD_IN_E2E
           score: 10
           description: listed in the e2e test list
-`, r.addr, e2eListName, e2eZone)
+    - name: %s
+      zone: %s
+      kind: ip
+      answers:
+        - match: 127.0.0.2
+          rule: RCVD_IN_E2E_BROKEN
+          score: 1
+`, r.addr, e2eListName, e2eZone, e2eBrokenName, e2eBrokenZone)
 	return r, y, nil
 }
 
@@ -159,5 +175,21 @@ func TestE2EPostfixDNSBL(t *testing.T) {
 	m := p.sink.waitMsg(t, tok, 30*time.Second)
 	if st, _ := m.header("X-Spam-Status"); strings.Contains(st, "RCVD_IN_E2E") {
 		t.Errorf("unlisted client hit the list: %s", st)
+	}
+
+	// The DNSBL metrics of rules/dnsbl are on levee's /metrics, and the
+	// list its health check disabled is named by /healthz (still 200).
+	// The health check runs in the background from levee's start.
+	var body string
+	waitFor(t, "the broken list to be disabled", 10*time.Second, func() bool {
+		_, body = httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", p.metrics))
+		return metricLine(body, `levee_dnsbl_lists_disabled{list="`+e2eBrokenName+`"}`) == 1
+	})
+	if v := metricLine(body, `levee_dnsbl_queries_total{list="`+e2eListName+`",outcome="listed"}`); v < 1 {
+		t.Errorf("levee_dnsbl_queries_total listed: %v", v)
+	}
+	code, hz := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", p.metrics))
+	if code != 200 || hz != "ok\ndisabled lists: "+e2eBrokenName+"\n" {
+		t.Errorf("/healthz: %d %q", code, hz)
 	}
 }
