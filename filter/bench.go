@@ -329,6 +329,10 @@ type BenchOptions struct {
 	Timeout time.Duration
 	// TLS sends Postfix's TLS macros at HELO, as for a STARTTLS session.
 	TLS bool
+	// Mixed takes the messages in a fixed interleaved order (a stride
+	// coprime with the corpus size, about 0.618 of it) instead of corpus
+	// order, so that any N samples ham and spam of every source.
+	Mixed bool
 	// CPUPIDs are processes whose CPU time (with their descendants) is the
 	// target's; empty: none is measured.
 	CPUPIDs []int
@@ -427,12 +431,16 @@ func runBench(ctx context.Context, msgs []BenchMessage, o BenchOptions, offset i
 		results = make([]benchOutcome, 0, o.N)
 		wg      sync.WaitGroup
 	)
+	stride := 1
+	if o.Mixed {
+		stride = mixedStride(len(msgs))
+	}
 	take := func() (int, bool) {
 		i := int(next.Add(1) - 1)
 		if i >= o.N || ctx.Err() != nil {
 			return 0, false
 		}
-		return (offset + i) % len(msgs), true
+		return int(int64(offset+i) * int64(stride) % int64(len(msgs))), true
 	}
 	start := time.Now()
 	for w := 0; w < o.Concurrency; w++ {
@@ -506,6 +514,22 @@ func runBench(ctx context.Context, msgs []BenchMessage, o BenchOptions, offset i
 		}
 	}
 	return r, nil
+}
+
+// mixedStride returns a step near 0.618 n that is coprime with n, so that
+// i*step mod n visits every message once per n.
+func mixedStride(n int) int {
+	gcd := func(a, b int) int {
+		for b != 0 {
+			a, b = b, a%b
+		}
+		return a
+	}
+	s := max(n*618/1000, 1)
+	for gcd(s, n) != 1 {
+		s++
+	}
+	return s
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -218,14 +218,16 @@ func TestBenchLevee(t *testing.T) {
 		name           string
 		conc, n, reuse int
 		warmup         int
+		mixed          bool
 	}{
-		{"one per connection", 1, 4, 1, 0},
-		{"reused connections", 2, 12, 5, 0},
-		{"after warm-up", 3, 8, 1, 4},
+		{"one per connection", 1, 4, 1, 0, false},
+		{"reused connections", 2, 12, 5, 0, false},
+		{"after warm-up", 3, 8, 1, 4, false},
+		{"mixed order", 2, 8, 2, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := Bench(context.Background(), msgs, BenchOptions{Addr: addr, Concurrency: tc.conc, N: tc.n,
-				Reuse: tc.reuse, Warmup: tc.warmup, Timeout: 10 * time.Second, CPUPIDs: []int{os.Getpid()}})
+				Reuse: tc.reuse, Warmup: tc.warmup, Mixed: tc.mixed, Timeout: 10 * time.Second, CPUPIDs: []int{os.Getpid()}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -324,6 +326,19 @@ func TestPercentile(t *testing.T) {
 	} {
 		if got := percentile(tc.in, tc.p); got != tc.want {
 			t.Errorf("percentile(%d values, %d) = %d, want %d", len(tc.in), tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestMixedStride(t *testing.T) {
+	for _, n := range []int{1, 2, 4, 10, 97, 8536} {
+		s := mixedStride(n)
+		seen := map[int]bool{}
+		for i := 0; i < n; i++ {
+			seen[i*s%n] = true
+		}
+		if len(seen) != n {
+			t.Errorf("n=%d stride %d visits %d messages, want all", n, s, len(seen))
 		}
 	}
 }

@@ -68,6 +68,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cpuPID := fs.String("cpu-pid", "", "PID[,PID...] of the target: its CPU (with children) and, for --hold, its RSS")
 	timeout := fs.Duration("timeout", 60*time.Second, "per read and write")
 	tls := fs.Bool("tls", false, "send Postfix's TLS macros at HELO")
+	order := fs.String("order", "mixed", "message order: mixed (interleaved: any -n samples the whole corpus) or corpus")
 	hold := fs.Int("hold", 0, "open this many sessions mid-message and read the target's RSS")
 	holdSize := fs.String("hold-size", "10MiB", "with --hold: the body size (half of it is sent)")
 	serve := fs.String("serve-baseline", "", "run the baseline milter at this address until SIGTERM")
@@ -99,6 +100,10 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 		pids = append(pids, v)
+	}
+	if *order != "mixed" && *order != "corpus" {
+		fmt.Fprintf(stderr, "levee: --order %q is not mixed or corpus\n", *order)
+		return 2
 	}
 	if *compare && *addr == "" {
 		fmt.Fprintln(stderr, "levee: --compare needs --addr")
@@ -139,7 +144,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !*asJSON {
 		fmt.Fprintf(stderr, "loaded %d messages in %s\n", len(msgs), time.Since(t0).Round(time.Millisecond))
 	}
-	opt := filter.BenchOptions{Concurrency: *conc, N: *n, Reuse: *reuse, Warmup: *warmup, Timeout: *timeout, TLS: *tls}
+	opt := filter.BenchOptions{Concurrency: *conc, N: *n, Reuse: *reuse, Warmup: *warmup, Timeout: *timeout, TLS: *tls, Mixed: *order == "mixed"}
 
 	type row struct {
 		Name string              `json:"name"`
