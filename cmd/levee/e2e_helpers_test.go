@@ -261,7 +261,7 @@ func (p *leveeProc) waitLog(s string, timeout time.Duration) {
 // interpreted, so tests assert exactly what an SMTP client sees.
 type smtpClient struct {
 	t  testing.TB
-	c  net.Conn
+	c  io.Closer
 	tp *textproto.Conn
 }
 
@@ -272,8 +272,15 @@ func dialSMTP(t testing.TB, addr string) *smtpClient {
 		t.Fatal(err)
 	}
 	c.SetDeadline(time.Now().Add(60 * time.Second))
-	s := &smtpClient{t: t, c: c, tp: textproto.NewConn(c)}
-	t.Cleanup(func() { c.Close() })
+	return newSMTPClient(t, c)
+}
+
+// newSMTPClient speaks SMTP over rwc (a connection, or the pipes of
+// `sendmail -bs`) and reads the greeting.
+func newSMTPClient(t testing.TB, rwc io.ReadWriteCloser) *smtpClient {
+	t.Helper()
+	s := &smtpClient{t: t, c: rwc, tp: textproto.NewConn(rwc)}
+	t.Cleanup(func() { rwc.Close() })
 	s.expect(220, "")
 	return s
 }
