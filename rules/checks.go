@@ -348,6 +348,11 @@ type checkCache struct {
 	from     sync.Once
 	fromList []*mail.Address
 	fromOK   bool
+
+	phishOnce sync.Once
+	phish     phishCache // links, forms (checks_phish.go)
+	lureOnce  sync.Once
+	lure      lureCounts // lure phrase counts (checks_lure.go)
 }
 
 func fromMultiple(m *Message) bool {

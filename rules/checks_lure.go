@@ -1,0 +1,250 @@
+package rules
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// Content checks: the wording of credential, parcel, prize and payment
+// lures in several languages, counted as distinct phrases (one phrase
+// alone is common in real mail; several together are not), the wording of
+// classic bulk spam, and brand or service names in the From display name
+// of a sender that is not the brand.
+func init() {
+	register(
+		Rule{Name: "LURE_PHRASES_2", Score: 0.8, Kind: KindMIME, Desc: "Two distinct phishing-lure phrases (verify your account, dear customer, click here...)",
+			Test: func(m *Message) bool { n := lureCount(m).lure; return n >= 2 && n < 4 }},
+		Rule{Name: "LURE_PHRASES_4", Score: 2.0, Kind: KindMIME, Desc: "Four or more distinct phishing-lure phrases",
+			Test: func(m *Message) bool { return lureCount(m).lure >= 4 }},
+		Rule{Name: "SPAM_PHRASES_2", Score: 0.8, Kind: KindMIME, Desc: "Two distinct bulk-spam phrases (100% free, remove me, risk free...)",
+			Test: func(m *Message) bool { n := lureCount(m).spam; return n >= 2 && n < 4 }},
+		Rule{Name: "SPAM_PHRASES_4", Score: 2.0, Kind: KindMIME, Desc: "Four or more distinct bulk-spam phrases",
+			Test: func(m *Message) bool { return lureCount(m).spam >= 4 }},
+		Rule{Name: "FROM_NAME_BRAND", Score: 1.5, Kind: KindHeader, Desc: "From display name names a well-known brand the sender's domain is not",
+			Test: fromNameBrand},
+		Rule{Name: "FROM_NAME_SERVICE", Score: 1.0, Kind: KindHeader, Desc: "From display name is a help-desk or security role (Support, Admin, Security Team)",
+			Test: fromNameService},
+		Rule{Name: "SUBJ_URGENT", Score: 0.8, Kind: KindHeader, Desc: "Subject presses for action (action required, urgent, expires, verify, confirm)",
+			Test: func(m *Message) bool { return subjUrgentRE.MatchString(m.Decoded("Subject")) }},
+		Rule{Name: "MIXED_SCRIPT_WORD", Score: 1.5, Kind: KindHeader, Desc: "Subject or From name mixes Latin with Cyrillic or Greek letters inside a word (homoglyphs)",
+			Test: mixedScriptHeader},
+	)
+}
+
+type lureCounts struct {
+	lure, spam int
+}
+
+// maxLureText caps the text searched for phrases.
+const maxLureText = 64 << 10
+
+func lureCount(m *Message) lureCounts {
+	m.chk.lureOnce.Do(func() {
+		t := m.Decoded("Subject") + "\n" + visibleText(m)
+		if len(t) > maxLureText {
+			t = t[:maxLureText]
+		}
+		t = strings.Join(strings.Fields(stripInvisible(t)), " ")
+		for _, re := range lureREs {
+			if re.MatchString(t) {
+				m.chk.lure.lure++
+			}
+		}
+		for _, re := range spamREs {
+			if re.MatchString(t) {
+				m.chk.lure.spam++
+			}
+		}
+	})
+	return m.chk.lure
+}
+
+func stripInvisible(s string) string {
+	if !strings.ContainsAny(s, "\u200b\u200c\u200d\u2060\u00ad\u034f\ufeff") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case 0x200b, 0x200c, 0x200d, 0x2060, 0xad, 0x34f, 0xfeff:
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func res(pats ...string) []*regexp.Regexp {
+	out := make([]*regexp.Regexp, len(pats))
+	for i, p := range pats {
+		out[i] = regexp.MustCompile(`(?i)` + p)
+	}
+	return out
+}
+
+// lureREs: one entry per distinct lure; a message counts each entry once.
+var lureREs = res(
+	// account take-over (en)
+	`\b(?:verify|confirm|validate|update|re-?activate|restore|secure|unlock)\s+(?:your|the)\s+(?:account|identity|e-?mail|mailbox|information|details|billing|payment|card|profile|password|access)\b`,
+	`\byour\s+(?:account|mailbox|e-?mail|password|card|subscription|membership|payment|access)\s+(?:has\s+been|was|is|will\s+be|is\s+being)\s+(?:suspended|locked|limited|restricted|disabled|closed|deactivated|terminated|blocked|on\s+hold|compromised|cancell?ed|expired|declined|deleted|frozen)`,
+	`\bunusual\s+(?:sign[- ]?in|activity|login|log-in)|\bsuspicious\s+(?:activity|sign[- ]?in|login|transaction)|\bsign[- ]?in\s+attempt`,
+	`\bpassword\s+(?:will\s+)?expir|\bmailbox\s+(?:is\s+)?(?:full|almost\s+full|quota|storage)|\b(?:storage|quota)\s+(?:is\s+)?(?:full|exceeded|limit)|\bpending\s+(?:incoming\s+)?(?:messages|e-?mails)`,
+	`\bdear\s+(?:customer|user|client|member|valued|account\s+holder|sir(?:/|\s+or\s+)madam|beneficiary|subscriber|recipient|friend|winner|shopper)\b`,
+	`\bclick\s+(?:here|below|the\s+(?:link|button)\s+below|on\s+the\s+(?:link|button))\b`,
+	`\bwithin\s+(?:24|48|72|twenty[- ]four)\s*(?:hours|hrs|h)\b|\bexpires?\s+(?:today|soon|in\s+\d+)|\bfinal\s+(?:notice|warning|reminder)|\blast\s+(?:chance|warning|reminder)`,
+	`\b(?:parcel|package|shipment|delivery|order)\s+(?:is\s+|has\s+been\s+)?(?:on\s+hold|pending|waiting|suspended|could\s+not|cannot|returned|undeliverable|failed)|\bdelivery\s+(?:attempt|failed|failure|fee)|\b(?:customs|shipping|redelivery)\s+fee`,
+	`\b(?:you\s+(?:have\s+)?(?:won|been\s+(?:selected|chosen))|claim\s+your|redeem\s+your|congratulations)\b`,
+	`\b(?:gift\s*card|voucher|reward|prize|cash\s*back|refund)\b.{0,40}\b(?:claim|waiting|pending|eligible|available|collect)`,
+	`\b(?:invoice|payment|remittance|wire\s+transfer|transaction)\s+(?:is\s+)?(?:attached|overdue|due|pending|failed|declined|confirmation|receipt|details)`,
+	`\b(?:security|account|billing|payment)\s+(?:alert|notice|notification|warning|update|verification)\b`,
+	`\b(?:view|open|review|access|download)\s+(?:the\s+|your\s+)?(?:document|invoice|statement|shared\s+file|secure\s+message|voicemail|fax|attachment)\b|\bshared\s+(?:a\s+)?(?:document|file|folder)\s+with\s+you`,
+	`\b(?:bitcoin|btc|crypto|usdt|wallet)\b.{0,60}\b(?:address|transfer|send|withdraw|deposit|balance)`,
+	`\b(?:act|respond|reply)\s+(?:now|immediately|promptly|urgently)|\bimmediate(?:ly)?\s+action|\baction\s+required\b`,
+	`\bfailure\s+to\s+(?:verify|confirm|update|comply|respond)|\b(?:will\s+be|permanently)\s+(?:deleted|suspended|closed|terminated|lost)`,
+	// Portuguese
+	`\bsua\s+conta\b|\bseu\s+(?:cadastro|acesso|cpf|cart[aã]o)\b|\bsua\s+senha\b`,
+	`\bclique\s+(?:aqui|no\s+(?:bot[aã]o|link)|abaixo)|\bacesse\s+(?:agora|j[aá]|o\s+link|aqui)`,
+	`\batualiz(?:e|ar|a[cç][aã]o)\s+(?:de\s+|seus\s+|os\s+|sua\s+)?(?:dados|cadastro|conta)|\bregulariz(?:e|ar|a[cç][aã]o)\b|\bpend[eê]ncia`,
+	`\bboleto\b|\bchave\s+pix\b|\bvia\s+pix\b|\bfatura\s+(?:em\s+aberto|vencida|pendente)`,
+	`\bprezad[oa]\s+(?:cliente|usu[aá]rio|senhor)|\bvoc[eê]\s+(?:ganhou|foi\s+selecionad)|\bparab[eé]ns\b|\bpr[eê]mio\b|\bresgat(?:e|ar)\b`,
+	`\b(?:bloquead[oa]|suspens[oa]|cancelad[oa])\b.{0,40}\b(?:conta|cart[aã]o|acesso|cpf)|\bencomenda\b.{0,40}\b(?:retida|aguardando|taxa)`,
+	// Spanish
+	`\bsu\s+cuenta\b|\btu\s+cuenta\b|\b(?:haga|haz)\s+clic\b|\bestimad[oa]\s+(?:cliente|usuario)|\bactualice\s+sus\s+datos|\bverifique\s+su`,
+	`\b(?:suspendid[oa]|bloquead[oa])\b|\bfelicidades\b|\bganador\b|\bsu\s+paquete\b|\bsu\s+(?:env[ií]o|pedido)\s+(?:est[aá]|no)`,
+	// German
+	`\bihr\s+konto\b|\bihre\s+(?:zahlung|sendung|karte|daten)\b|\bbest[aä]tigen\s+sie\b|\bklicken\s+sie\b|\baktualisieren\s+sie\b|\bsehr\s+geehrte[rs]?\s+(?:kunde|kundin|nutzer)`,
+	`\bgesperrt\b|\bgewinner(?:in)?\b|\bausgew[aä]hlt\b|\bgutschein\b|\bsicherheitspr[uü]fung\b`,
+	// French and Italian
+	`\bvotre\s+compte\b|\bcliquez\s+ici\b|\bcher\s+client|\bmettre\s+[aà]\s+jour\s+vos|\bv[ée]rifie[rz]\s+vos|\bvotre\s+colis\b|\bf[ée]licitations\b`,
+	`\bil\s+tuo\s+account\b|\bclicca\s+qui\b|\bgentile\s+cliente\b|\bil\s+tuo\s+pacco\b|\bcongratulazioni\b`,
+)
+
+// spamREs: classic bulk-spam wording (SpamAssassin's 20_body_tests.cf and
+// 20_phrases.cf spirit): one entry per phrase family.
+var spamREs = res(
+	`\b100%\s+(?:free|guaranteed|satisfaction|natural|legal|safe)`,
+	`\brisk[- ]free\b|\bno\s+risk\b|\bmoney[- ]back\s+guarantee`,
+	`\b(?:to\s+be\s+removed|remove\s+me|removal\s+instructions|to\s+unsubscribe\s+reply|reply\s+with\s+["']?remove|remove\s+in\s+the\s+subject|click\s+here\s+to\s+(?:be\s+)?remove)`,
+	`\bthis\s+is\s+not\s+(?:a\s+)?spam\b|\bnot\s+unsolicited\b|\bbill\s+s\.?\s*1618\b|\bunder\s+bill\b`,
+	`\b(?:order|call|buy|act|apply|sign\s+up)\s+(?:now|today)\b`,
+	`\blimited[- ]time\s+(?:offer|only)|\bonly\s+\d+\s+(?:left|spots|remaining)|\bwhile\s+supplies\s+last`,
+	`\bno\s+(?:obligation|credit\s+check|hidden\s+(?:fees|costs)|purchase\s+necessary|catch|strings\s+attached)`,
+	`\b(?:make|earn)\s+(?:money|\$\d|up\s+to\s+\$|extra\s+(?:cash|income))|\bwork\s+(?:from|at)\s+home\b|\bhome[- ]based\s+business|\bfinancial\s+freedom|\bextra\s+income`,
+	`\b(?:lowest|best)\s+(?:rates?|prices?|mortgage)|\brefinanc|\bmortgage\s+rates?|\bdebt\s+(?:relief|consolidation|free)|\bcredit\s+(?:repair|score)`,
+	`\b(?:viagra|cialis|levitra|pharmacy|pills?|prescription|erectile|enlarge|penis|libido)\b`,
+	`\b(?:lose|losing)\s+(?:weight|\d+\s*(?:lbs|pounds|kg))|\bweight\s+loss\b|\bketo\b|\bfat\s+burn`,
+	`\b(?:casino|jackpot|lottery|sweepstakes|free\s+spins|bonus\s+spins)\b`,
+	`\b(?:e-?mail\s+addresses|bulk\s+e-?mail|mass\s+e-?mail|opt[- ]?in\s+list)\b.{0,40}\b(?:million|targeted|fresh|send)`,
+	`\b(?:hot|lonely|sexy)\s+(?:singles|girls|women|moms)|\badult\s+(?:site|content|entertainment)`,
+	`\bdouble\s+your\b|\binvestment\s+opportunity|\bguaranteed\s+(?:income|returns?|results)|\bpassive\s+income`,
+	`\bdon'?t\s+(?:miss\s+(?:out|this)|delete\s+this)|\bonce\s+in\s+a\s+lifetime|\bexclusive\s+(?:offer|deal|access)`,
+	`\b(?:free|complimentary)\s+(?:gift|trial|sample|quote|consultation|access|shipping)\b`,
+	`\b(?:special|exclusive)\s+(?:promotion|discount)|\b\d{2}%\s+off\b|\bsave\s+(?:up\s+to\s+)?\d{2}%`,
+)
+
+var subjUrgentRE = regexp.MustCompile(`(?i)\b(?:action\s+required|urgent(?:e|ly)?|immediate(?:ly)?|expir(?:es|ed|ing|ation)|verify|verification|confirm(?:ation)?\s+(?:required|needed|your)|suspend(?:ed)?|alert|warning|attention|important\s+notice|last\s+(?:chance|notice|warning)|final\s+(?:notice|reminder)|aten[cç][aã]o|urgente|importante|dringend|wichtig|bestätigen|ação\s+necess[aá]ria)\b`)
+
+// ---- display name
+
+// brandNames: brands phishing imitates most (APWG and vendor reports),
+// each with the registrable-domain labels its own mail comes from.
+var brandNames = []struct {
+	re      *regexp.Regexp
+	domains []string // a From org domain containing one of these is the brand's
+}{
+	{regexp.MustCompile(`(?i)\bpay\s?pal|\b(?:coinbase|binance|metamask|netflix|microsoft|docusign|dropbox|instagram|facebook|whatsapp|linkedin)`), []string{"paypal", "coinbase", "binance", "metamask", "netflix", "microsoft", "docusign", "dropbox", "instagram", "facebook", "whatsapp", "linkedin"}},
+	{regexp.MustCompile(`(?i)\b(?:microsoft|office\s?365|outlook|onedrive|sharepoint|m365|windows\s+defender)\b`), []string{"microsoft", "office", "outlook", "live", "onmicrosoft", "sharepoint", "hotmail", "msn"}},
+	{regexp.MustCompile(`(?i)\b(?:apple|icloud|itunes|app\s+store)\b`), []string{"apple", "icloud"}},
+	{regexp.MustCompile(`(?i)\bamazon\b|\bprime\s+video\b`), []string{"amazon"}},
+	{regexp.MustCompile(`(?i)\bnetflix\b`), []string{"netflix"}},
+	{regexp.MustCompile(`(?i)\b(?:facebook|instagram|whats\s?app|meta\s+(?:support|business|for\s+business))\b`), []string{"facebook", "facebookmail", "instagram", "whatsapp", "meta"}},
+	{regexp.MustCompile(`(?i)\b(?:dhl|fedex|ups|usps|royal\s+mail|correios|la\s+poste|post\s?nl|canada\s+post|australia\s+post|evri|hermes|gls|dpd)\b`), []string{"dhl", "fedex", "ups", "usps", "royalmail", "correios", "laposte", "postnl", "canadapost", "auspost", "evri", "hermes", "gls", "dpd"}},
+	{regexp.MustCompile(`(?i)\b(?:wells\s+fargo|chase|bank\s+of\s+america|citibank|hsbc|santander|barclays|bradesco|ita[uú]|caixa|nubank|banco\s+do\s+brasil|american\s+express|amex)\b`), []string{"wellsfargo", "chase", "bankofamerica", "bofa", "citi", "hsbc", "santander", "barclays", "bradesco", "itau", "caixa", "nubank", "bb", "americanexpress", "aexp", "amex"}},
+	{regexp.MustCompile(`(?i)\b(?:norton|mcafee|avast|kaspersky|geek\s+squad)\b`), []string{"norton", "mcafee", "avast", "kaspersky", "geeksquad", "bestbuy"}},
+	{regexp.MustCompile(`(?i)\b(?:coinbase|binance|metamask|kraken|ledger|trust\s+wallet|blockchain\.com)\b`), []string{"coinbase", "binance", "metamask", "kraken", "ledger", "trustwallet", "blockchain"}},
+	{regexp.MustCompile(`(?i)\b(?:docusign|adobe|dropbox|wetransfer)\b`), []string{"docusign", "adobe", "dropbox", "wetransfer"}},
+	{regexp.MustCompile(`(?i)\b(?:walmart|costco|ebay|target|best\s?buy|home\s+depot|lowe'?s|kohl'?s)\b`), []string{"walmart", "costco", "ebay", "target", "bestbuy", "homedepot", "lowes", "kohls"}},
+	{regexp.MustCompile(`(?i)\b(?:at&t|verizon|t-mobile|spectrum|xfinity|comcast)\b`), []string{"att", "verizon", "t-mobile", "tmobile", "spectrum", "xfinity", "comcast"}},
+	{regexp.MustCompile(`(?i)\b(?:steam|roblox|epic\s+games|playstation|xbox)\b`), []string{"steam", "roblox", "epicgames", "playstation", "sony", "xbox", "microsoft"}},
+	{regexp.MustCompile(`(?i)\b(?:irs|hmrc|receita\s+federal|social\s+security|detran|correios)\b`), []string{"irs", "hmrc", "gov", "receita", "ssa", "detran", "correios"}},
+	{regexp.MustCompile(`(?i)\b(?:google|gmail|youtube)\b`), []string{"google", "gmail", "youtube", "googlemail"}},
+	{regexp.MustCompile(`(?i)\blinked\s?in\b`), []string{"linkedin"}},
+}
+
+// fromNameBrand: the display name names a brand, the address is not in
+// one of the brand's domains ("PayPal Service" <x@random.example>).
+// Mailing lists that rewrite From ("X via List") are skipped.
+func fromNameBrand(m *Message) bool {
+	name := fromName(m)
+	if name == "" || listRewrittenFrom(m) {
+		return false
+	}
+	dom := orgDomain(domainOf(addrOf(m.Header("From"))))
+	if dom == "" {
+		return false
+	}
+	flat := strings.ReplaceAll(dom, "-", "")
+	for _, b := range brandNames {
+		if !b.re.MatchString(name) {
+			continue
+		}
+		own := false
+		for _, d := range b.domains {
+			if strings.Contains(flat, strings.ReplaceAll(d, "-", "")) {
+				own = true
+				break
+			}
+		}
+		if !own {
+			return true
+		}
+	}
+	return false
+}
+
+var serviceNameRE = regexp.MustCompile(`(?i)\b(?:support|help\s?desk|service\s+desk|it\s+(?:department|support|team|helpdesk|service)|admin(?:istrator)?|security(?:\s+(?:team|center|centre|alert|notice|department))?|account\s+(?:services?|team|security|verification)|billing(?:\s+(?:team|department))?|customer\s+(?:service|care|support)|mail\s+(?:delivery|server|administrator)|e-?mail\s+(?:admin|support|administrator|server)|webmaster|postmaster|notification(?:s)?|verification\s+team|mailbox)\b`)
+
+// fromNameService: the display name is a role that asks for trust,
+// sent from a freemail account or from a domain the name does not show.
+func fromNameService(m *Message) bool {
+	name := fromName(m)
+	if name == "" || listRewrittenFrom(m) || !serviceNameRE.MatchString(name) {
+		return false
+	}
+	dom := domainOf(addrOf(m.Header("From")))
+	if dom == "" {
+		return false
+	}
+	if isFreemail(dom) {
+		return true
+	}
+	// the role names no organisation that the address is part of
+	org := orgDomain(dom)
+	label := org
+	if i := strings.IndexByte(org, '.'); i > 0 {
+		label = org[:i]
+	}
+	ln := strings.ToLower(strings.ReplaceAll(name, " ", ""))
+	return len(label) >= 3 && !strings.Contains(ln, label) && len(strings.Fields(name)) <= 3
+}
+
+// mixedScriptHeader: a word of the Subject or From name that mixes Latin
+// letters with Cyrillic or Greek ones: "Pаypal" with a Cyrillic а.
+func mixedScriptHeader(m *Message) bool {
+	for _, s := range []string{m.Decoded("Subject"), fromName(m)} {
+		for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) }) {
+			var latin, other bool
+			for _, r := range w {
+				switch {
+				case r < 0x250 && unicode.Is(unicode.Latin, r):
+					latin = true
+				case unicode.Is(unicode.Cyrillic, r) || unicode.Is(unicode.Greek, r):
+					other = true
+				}
+			}
+			if latin && other {
+				return true
+			}
+		}
+	}
+	return false
+}

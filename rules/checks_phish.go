@@ -1,0 +1,422 @@
+package rules
+
+import (
+	"html"
+	"net/netip"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// Phishing checks on the links of a message: what a link shows against
+// where it goes, where it goes (raw addresses, shorteners, free hosting),
+// and forms. Phishing relayed through abused Microsoft 365 and Google
+// tenants passes every envelope and Received check; its links give it
+// away. Scores are defaults, never negative.
+func init() {
+	register(
+		Rule{Name: "HTML_LINK_TEXT_MISMATCH", Score: 2.0, Kind: KindMIME, Desc: "HTML link text shows one domain, the link goes to another",
+			Test: htmlLinkTextMismatch},
+		Rule{Name: "URI_IP_HOST", Score: 1.5, Kind: KindMIME, Desc: "Link to a raw IP address",
+			Test: uriIPHost},
+		Rule{Name: "URI_USERINFO", Score: 2.0, Kind: KindMIME, Desc: "Link with user@ before the host (http://bank.example@evil.example/)",
+			Test: uriUserinfo},
+		Rule{Name: "URI_SHORTENER", Score: 1.0, Kind: KindMIME, Desc: "Link through a URL shortener",
+			Test: func(m *Message) bool { return anyLinkHost(m, shortenerHost) }},
+		Rule{Name: "URI_FREE_HOSTING", Score: 1.5, Kind: KindMIME, Desc: "Link to free web or file hosting phishing pages live on (web.app, r2.dev, blob storage, IPFS)",
+			Test: func(m *Message) bool { return anyLinkHost(m, freeHostingHost) }},
+		Rule{Name: "URI_ABUSED_TLD", Score: 1.0, Kind: KindMIME, Desc: "Link to a domain under a top-level domain mostly used for abuse",
+			Test: func(m *Message) bool { return anyLinkHost(m, abusedTLDHost) }},
+		Rule{Name: "FROM_ABUSED_TLD", Score: 1.0, Kind: KindHeader, Desc: "From address domain is under a top-level domain mostly used for abuse",
+			Test: func(m *Message) bool { return abusedTLDHost(domainOf(addrOf(m.Header("From")))) }},
+		Rule{Name: "IMG_HOSTING", Score: 1.0, Kind: KindMIME, Desc: "Image loaded from a free image host (imgur, postimg, ibb.co)",
+			Test: imgHosting},
+		Rule{Name: "HTML_IMAGE_ONLY", Score: 1.0, Kind: KindMIME, Desc: "HTML mail is images and links with hardly any text",
+			Test: htmlImageOnly},
+		Rule{Name: "BODY_INVISIBLE_CHARS", Score: 1.0, Kind: KindMIME, Desc: "Text broken up with zero-width or soft-hyphen characters",
+			Test: bodyInvisibleChars},
+		Rule{Name: "ATTACH_RISKY", Score: 2.0, Kind: KindMIME, Desc: "Disk image, archive or script attached (.iso, .img, .zip, .js, .exe)",
+			Test: attachRisky},
+	)
+}
+
+// maxHTMLScan caps the HTML scanned per part for links.
+const maxHTMLScan = 256 << 10
+
+// maxLinks caps the links taken from one message.
+const maxLinks = 300
+
+// htmlLink is one <a href> of an HTML part (Text is the visible text
+// inside the element) or one bare URL of the text (Text is "").
+type htmlLink struct {
+	Href string // entity-decoded, trimmed
+	Host string // lower-case host, "" when the href has none
+	Text string // visible text of the anchor, trimmed
+	Tag  string // "a", "img", "form", "text"
+}
+
+type phishCache struct {
+	links []htmlLink
+}
+
+func phish(m *Message) *phishCache {
+	m.chk.phishOnce.Do(func() { m.chk.phish = computePhish(m) })
+	return &m.chk.phish
+}
+
+var (
+	hrefAttrRE = regexp.MustCompile(`(?is)\b(?:href|src|action)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))`)
+	bareURLRE  = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"')\]]+`)
+)
+
+func computePhish(m *Message) phishCache {
+	var c phishCache
+	for _, p := range m.Parts() {
+		if p.Text == "" {
+			continue
+		}
+		s := p.Text
+		if len(s) > maxHTMLScan {
+			s = s[:maxHTMLScan]
+		}
+		if p.ContentType == "text/html" && p.Filename == "" {
+			scanHTMLLinks(s, &c)
+			continue
+		}
+		if p.ContentType == "text/plain" && p.Filename == "" {
+			for _, u := range bareURLRE.FindAllString(s, 100) {
+				if len(c.links) >= maxLinks {
+					break
+				}
+				c.links = append(c.links, htmlLink{Href: u, Host: urlHost(u), Tag: "text"})
+			}
+		}
+	}
+	return c
+}
+
+// scanHTMLLinks walks the tags of an HTML text once: anchors (with the
+// text up to </a>) and images.
+func scanHTMLLinks(s string, c *phishCache) {
+	for i := 0; i < len(s) && len(c.links) < maxLinks; {
+		j := strings.IndexByte(s[i:], '<')
+		if j < 0 {
+			return
+		}
+		i += j + 1
+		end := strings.IndexByte(s[i:], '>')
+		if end < 0 {
+			return
+		}
+		tag := s[i : i+end]
+		i += end + 1
+		name := tag
+		if k := strings.IndexAny(name, " \t\r\n/"); k >= 0 {
+			name = name[:k]
+		}
+		switch strings.ToLower(name) {
+		case "a":
+			l := htmlLink{Tag: "a", Href: attrURL(tag)}
+			if l.Href == "" {
+				continue
+			}
+			l.Host = urlHost(l.Href)
+			close := indexFold(s[i:min(len(s), i+4096)], "</a")
+			if close >= 0 {
+				l.Text = strings.TrimSpace(htmlToText(s[i : i+close]))
+			}
+			c.links = append(c.links, l)
+		case "img":
+			if u := attrURL(tag); u != "" {
+				c.links = append(c.links, htmlLink{Tag: "img", Href: u, Host: urlHost(u)})
+			}
+		}
+	}
+}
+
+// attrURL returns the first href/src/action value of a tag, entity-decoded.
+func attrURL(tag string) string {
+	sm := hrefAttrRE.FindStringSubmatch(tag)
+	if sm == nil {
+		return ""
+	}
+	v := sm[1] + sm[2] + sm[3]
+	return strings.TrimSpace(html.UnescapeString(v))
+}
+
+// urlHost returns the lower-case host of an absolute (or scheme-relative)
+// http(s) URL, without user info and port; "" for other URLs.
+func urlHost(u string) string {
+	lu := strings.ToLower(strings.TrimSpace(u))
+	switch {
+	case strings.HasPrefix(lu, "http://"):
+		lu = lu[7:]
+	case strings.HasPrefix(lu, "https://"):
+		lu = lu[8:]
+	case strings.HasPrefix(lu, "//"):
+		lu = lu[2:]
+	default:
+		return ""
+	}
+	if k := strings.IndexAny(lu, "/?#\\ "); k >= 0 {
+		lu = lu[:k]
+	}
+	if k := strings.LastIndexByte(lu, '@'); k >= 0 {
+		lu = lu[k+1:]
+	}
+	if strings.HasPrefix(lu, "[") { // IPv6 literal
+		if k := strings.IndexByte(lu, ']'); k > 0 {
+			return lu[1:k]
+		}
+		return ""
+	}
+	if k := strings.LastIndexByte(lu, ':'); k >= 0 {
+		lu = lu[:k]
+	}
+	return strings.Trim(lu, ".")
+}
+
+// userinfo reports a URL with "user@" (or "user:pass@") before the host.
+func hasUserinfo(u string) bool {
+	lu := strings.ToLower(strings.TrimSpace(u))
+	for _, p := range []string{"http://", "https://"} {
+		if strings.HasPrefix(lu, p) {
+			lu = lu[len(p):]
+			if k := strings.IndexAny(lu, "/?#"); k >= 0 {
+				lu = lu[:k]
+			}
+			return strings.Contains(lu, "@")
+		}
+	}
+	return false
+}
+
+func anyLinkHost(m *Message, f func(host string) bool) bool {
+	seen := map[string]bool{}
+	for _, l := range phish(m).links {
+		if l.Host == "" || l.Tag == "img" || seen[l.Host] {
+			continue
+		}
+		seen[l.Host] = true
+		if f(l.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// textHostRE: link text that is a URL or a bare domain name.
+var textHostRE = regexp.MustCompile(`(?i)^(?:https?://)?(?:www\.)?((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?:[:/?#]\S*)?$`)
+
+// htmlLinkTextMismatch: an anchor whose text is a URL or domain in one
+// organisation and whose href goes to another ("<a
+// href=http://evil.example/>www.paypal.com</a>"). Tracking redirects of
+// real newsletters show the same mismatch; the fitted score says how much
+// that costs.
+func htmlLinkTextMismatch(m *Message) bool {
+	for _, l := range phish(m).links {
+		if l.Tag != "a" || l.Host == "" || l.Text == "" || len(l.Text) > 200 {
+			continue
+		}
+		sm := textHostRE.FindStringSubmatch(l.Text)
+		if sm == nil {
+			continue
+		}
+		th := strings.ToLower(sm[1])
+		if !knownTLD(th) {
+			continue // "file.txt", "readme.md"
+		}
+		if orgDomain(th) == orgDomain(l.Host) {
+			continue
+		}
+		// safe-link rewriters (Proofpoint, Mimecast, Safe Links) and
+		// redirectors carry the shown host in the href
+		if strings.Contains(strings.ToLower(l.Href), orgDomain(th)) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// knownTLD: the name ends in a public suffix ICANN manages (so "setup.py"
+// is not taken for a host).
+func knownTLD(host string) bool {
+	i := strings.LastIndexByte(host, '.')
+	if i < 0 {
+		return false
+	}
+	switch host[i+1:] {
+	case "py", "sh", "md", "pl", "rs", "go", "c", "h", "js", "so", "ts":
+		// file extensions that are also country codes: only count a
+		// full URL, not a bare name ("setup.py")
+		return false
+	}
+	return orgDomain(host) != host[i+1:]
+}
+
+func uriIPHost(m *Message) bool {
+	for _, l := range phish(m).links {
+		if l.Host == "" || l.Tag == "img" {
+			continue
+		}
+		if a, err := netip.ParseAddr(l.Host); err == nil && !a.IsLoopback() && !a.IsPrivate() {
+			return true
+		}
+	}
+	return false
+}
+
+func uriUserinfo(m *Message) bool {
+	for _, l := range phish(m).links {
+		if l.Tag == "a" && hasUserinfo(l.Href) {
+			return true
+		}
+	}
+	return false
+}
+
+func setOf(s string) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range strings.Fields(s) {
+		out[f] = true
+	}
+	return out
+}
+
+var shorteners = setOf(`bit.ly bitly.com tinyurl.com t.co goo.gl ow.ly is.gd buff.ly rebrand.ly cutt.ly shorturl.at
+	rb.gy t.ly s.id tiny.cc bit.do v.gd qrco.de shorturl.gg urlz.fr x.gd tny.sh shorte.st adf.ly lnkd.in
+	2u.pm u.to clck.ru surl.li linktr.ee tinu.be short.gy s.net.vn zpr.io 1url.com hyperurl.co
+	soo.gd bl.ink trib.al y2u.be l.ead.me qr.io`)
+
+func shortenerHost(h string) bool { return hostIn(h, shorteners) }
+
+// freeHosting: domains where anyone can publish a page or a file in
+// minutes, under the provider's name.
+var freeHosting = setOf(`web.app firebaseapp.com firebasestorage.googleapis.com storage.googleapis.com
+	blob.core.windows.net web.core.windows.net azurewebsites.net r2.dev pages.dev workers.dev
+	ipfs.io dweb.link cloudflare-ipfs.com ipfs.w3s.link nftstorage.link fleek.co
+	netlify.app vercel.app glitch.me herokuapp.com onrender.com fly.dev repl.co replit.app
+	000webhostapp.com weebly.com wixsite.com webflow.io godaddysites.com square.site
+	sites.google.com forms.gle script.google.com
+	s3.amazonaws.com amazonaws.com digitaloceanspaces.com backblazeb2.com
+	surge.sh ngrok.io ngrok-free.app trycloudflare.com
+	sharepoint.com 1drv.ms onedrive.live.com my.canva.site canva.site
+	typeform.com jotform.com formstack.com wufoo.com myportfolio.com
+	framer.app framer.website notion.site gitbook.io carrd.co mystrikingly.com
+	tilda.ws webnode.page jimdosite.com site123.me yolasite.com`)
+
+func freeHostingHost(h string) bool { return hostIn(h, freeHosting) }
+
+// abusedTLDs: top-level domains where most registrations seen in mail are
+// spam or phishing (Spamhaus' and Interisle's most-abused TLD reports).
+var abusedTLDs = setOf(`top xyz shop click online site space buzz icu sbs cfd rest monster quest bond store fun
+	cyou cam lol mom beauty hair skin makeup boats autos yachts motorcycles pics best uno loan win bid
+	date racing review stream download trade accountant cricket science party faith men gq cf tk ml ga
+	zip mov country xin pw su work surf fit today life club vip ink kim casa bar wang`)
+
+func abusedTLDHost(h string) bool {
+	i := strings.LastIndexByte(h, '.')
+	if i < 0 || h == "" {
+		return false
+	}
+	return abusedTLDs[h[i+1:]]
+}
+
+var imgHosts = setOf(`imgur.com zupimages.net postimg.cc postimages.org ibb.co imgbb.com i.imgbox.com imgbox.com
+	imageshack.com tinypic.com photobucket.com gyazo.com prnt.sc prntscr.com lensdump.com imgur.io
+	freeimage.host iili.io pixhost.to imagevenue.com servimg.com casimages.com hostingpics.net
+	imgsafe.org pasteboard.co snipboard.io`)
+
+func imgHosting(m *Message) bool {
+	for _, l := range phish(m).links {
+		if l.Tag == "img" && l.Host != "" && hostIn(l.Host, imgHosts) {
+			return true
+		}
+	}
+	return false
+}
+
+// htmlImageOnly: an HTML-only message with an image and a link and under
+// 20 words of readable text: the message is a picture.
+func htmlImageOnly(m *Message) bool {
+	plain, htm := textParts(m)
+	if len(htm) == 0 {
+		return false
+	}
+	for _, p := range plain {
+		if len(wordRE.FindAllString(p.Text, 20)) >= 20 {
+			return false
+		}
+	}
+	imgs, links := 0, 0
+	for _, l := range phish(m).links {
+		switch l.Tag {
+		case "img":
+			imgs++
+		case "a":
+			links++
+		}
+	}
+	if imgs == 0 || links == 0 {
+		return false
+	}
+	words := 0
+	for _, p := range htm {
+		words += len(wordRE.FindAllString(htmlToText(p.Text), 20))
+	}
+	return words < 20
+}
+
+var riskyAttachRE = regexp.MustCompile(`(?i)\.(iso|img|vhdx?|zip|rar|7z|gz|tgz|cab|ace|arj|exe|scr|com|pif|bat|cmd|js|jse|vbs|vbe|wsf|hta|lnk|msi|jar|ps1|one|mobileconfig)$`)
+
+func attachRisky(m *Message) bool {
+	for _, p := range m.Parts() {
+		f := strings.TrimSpace(p.Filename)
+		if f != "" && riskyAttachRE.MatchString(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostIn reports whether host is one of the domains or under one.
+func hostIn(host string, set map[string]bool) bool {
+	for h := host; h != ""; {
+		if set[h] {
+			return true
+		}
+		i := strings.IndexByte(h, '.')
+		if i < 0 {
+			return false
+		}
+		h = h[i+1:]
+	}
+	return false
+}
+
+// bodyInvisibleChars: at least five invisible characters inside words of
+// the readable text (zero-width space/joiners, word joiner, soft hyphen,
+// combining grapheme joiner): word filters see other words than the reader.
+func bodyInvisibleChars(m *Message) bool {
+	t := visibleText(m)
+	if len(t) > 64<<10 {
+		t = t[:64<<10]
+	}
+	n := 0
+	prevLetter := false
+	for _, r := range t {
+		switch r {
+		case 0x200b, 0x200c, 0x200d, 0x2060, 0xad, 0x34f, 0xfeff:
+			if prevLetter {
+				n++
+				if n >= 5 {
+					return true
+				}
+			}
+			continue
+		}
+		prevLetter = unicode.IsLetter(r)
+	}
+	return false
+}
