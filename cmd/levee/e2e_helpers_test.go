@@ -88,7 +88,11 @@ func leveeBinary(t *testing.T) string {
 		}
 		atTeardown(func() { os.RemoveAll(dir) })
 		buildBin = filepath.Join(dir, "levee")
-		out, err := exec.Command("go", "build", "-o", buildBin, ".").CombinedOutput()
+		// Static, as the Debian package ships it (and the same build
+		// cache as configs/debian/build-deb.sh).
+		cmd := exec.Command("go", "build", "-o", buildBin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
