@@ -26,7 +26,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -577,16 +576,15 @@ func TestE2EPostfixLeveeDown(t *testing.T) {
 		t.Errorf("judged though levee was down:\n%s", m.Data)
 	}
 
-	// tempfail, client straight to the filtering smtpd: Postfix answers
-	// 451 4.7.1 at the first stage that needs the milter (MAIL FROM and
-	// later); the client keeps the message.
-	tok = newToken("down-tempfail")
+	// tempfail, client straight to the filtering smtpd: Postfix cannot
+	// reach the milter at CONNECT (replayed after XCLIENT) and answers
+	// every later command of the session with 451 4.7.1, from MAIL FROM
+	// on: the client keeps the message and retries.
 	c = p.client(t, "down_tf", outsider, "mail.example.com")
-	code, text := c.send("alice@example.com", []string{"bob@example.org"}, testMessage(tok, "alice@example.com", "", "", ""))
-	if code/100 != 4 {
-		t.Fatalf("down, tempfail: %d %s, want 4xx", code, text)
+	code, text := c.cmd("MAIL FROM:<alice@example.com>")
+	if code != 451 || !strings.HasPrefix(text, "4.7.1") {
+		t.Fatalf("down, tempfail: MAIL FROM got %d %s, want 451 4.7.1", code, text)
 	}
-	t.Logf("levee down, milter_default_action=tempfail: the client sees %d %s", code, text)
 	c.quit()
 
 	// tempfail at a relay: deferred in Postfix's queue...
@@ -614,5 +612,40 @@ func TestE2EPostfixLeveeDown(t *testing.T) {
 			t.Errorf("still queued after the flush: %+v", e)
 		}
 	}
-	_ = syscall.SIGTERM
+}
+
+// TestE2EPostfixAuthenticated: an SMTP-authenticated client (XCLIENT LOGIN,
+// Postfix's {auth_authen}) is accepted without scoring, GTUBE included.
+func TestE2EPostfixAuthenticated(t *testing.T) {
+	p := e2ePostfix(t)
+	tok := newToken("auth")
+	c := p.client(t, "main", outsider+" LOGIN=alice", "mail.example.com")
+	code, text := c.send("alice@example.com", []string{"bob@example.org"},
+		testMessage(tok, "alice@example.com", "", "", "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"))
+	if code != 250 {
+		t.Fatalf("authenticated GTUBE: %d %s, want 250 (not scored)", code, text)
+	}
+	c.quit()
+	m := p.sink.waitMsg(t, tok, 30*time.Second)
+	if _, ok := m.header("X-Spam-Status"); ok {
+		t.Errorf("an authenticated sender's mail was scored:\n%s", m.Data)
+	}
+	waitFor(t, "levee's log of the skip", 10*time.Second, func() bool {
+		return strings.Contains(p.main.log.String(), "skipped=authenticated")
+	})
+}
+
+// TestE2EPostfixLocalSubmission: mail submitted with Postfix's sendmail(1)
+// goes through pickup and cleanup, which use non_smtpd_milters (the
+// snippet's "$smtpd_milters"): levee judges it too.
+func TestE2EPostfixLocalSubmission(t *testing.T) {
+	p := e2ePostfix(t)
+	tok := newToken("local")
+	cmd := exec.Command("/usr/sbin/sendmail", "-C", p.conf, "-f", "alice@example.com", "bob@example.org")
+	cmd.Stdin = strings.NewReader(strings.ReplaceAll(testMessage(tok, "alice@example.com", "", "", ""), "\r\n", "\n"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sendmail: %v %s", err, out)
+	}
+	m := p.sink.waitMsg(t, tok, 30*time.Second)
+	mustHeader(t, m, "X-Spam-Status", "No, score=")
 }
