@@ -7,7 +7,7 @@
 set -euo pipefail
 root="${LEVEE_SENDMAIL_ROOT:-/opt/levee-sendmail}"
 if [ -x "$root/usr/libexec/sendmail/sendmail" ] && [ ! -g "$root/usr/libexec/sendmail/sendmail" ] && [ -x "$root/usr/bin/m4" ] \
-   && [ -e "$root/usr/lib/x86_64-linux-gnu/libwrap.so.0" ] && [ -f "$root/usr/share/sendmail/cf/m4/cf.m4" ]; then
+   && ls "$root"/usr/lib/*-linux-gnu/libwrap.so.0 >/dev/null 2>&1 && [ -f "$root/usr/share/sendmail/cf/m4/cf.m4" ]; then
   exit 0
 fi
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
