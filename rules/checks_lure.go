@@ -147,10 +147,22 @@ var subjUrgentRE = regexp.MustCompile(`(?i)\b(?:action\s+required|urgent(?:e|ly)
 
 // brandNames: brands phishing imitates most (APWG and vendor reports),
 // each with the registrable-domain labels its own mail comes from.
-var brandNames = []struct {
+type brand struct {
 	re      *regexp.Regexp
 	domains []string // a From org domain containing one of these is the brand's
-}{
+}
+
+// owns reports whether an organisation domain (hyphens removed) is the brand's.
+func (b brand) owns(org string) bool {
+	for _, d := range b.domains {
+		if strings.Contains(org, strings.ReplaceAll(d, "-", "")) {
+			return true
+		}
+	}
+	return false
+}
+
+var brandNames = []brand{
 	{regexp.MustCompile(`(?i)\bpay\s?pal|\b(?:coinbase|binance|metamask|netflix|microsoft|docusign|dropbox|instagram|facebook|whatsapp|linkedin)`), []string{"paypal", "coinbase", "binance", "metamask", "netflix", "microsoft", "docusign", "dropbox", "instagram", "facebook", "whatsapp", "linkedin"}},
 	{regexp.MustCompile(`(?i)\b(?:microsoft|office\s?365|outlook|onedrive|sharepoint|m365|windows\s+defender)\b`), []string{"microsoft", "office", "outlook", "live", "onmicrosoft", "sharepoint", "hotmail", "msn"}},
 	{regexp.MustCompile(`(?i)\b(?:apple|icloud|itunes|app\s+store)\b`), []string{"apple", "icloud"}},
@@ -184,17 +196,7 @@ func fromNameBrand(m *Message) bool {
 	}
 	flat := strings.ReplaceAll(dom, "-", "")
 	for _, b := range brandNames {
-		if !b.re.MatchString(name) {
-			continue
-		}
-		own := false
-		for _, d := range b.domains {
-			if strings.Contains(flat, strings.ReplaceAll(d, "-", "")) {
-				own = true
-				break
-			}
-		}
-		if !own {
+		if b.re.MatchString(name) && !b.owns(flat) {
 			return true
 		}
 	}

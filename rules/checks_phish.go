@@ -29,6 +29,8 @@ func init() {
 			Test: func(m *Message) bool { return anyLinkHost(m, abusedTLDHost) }},
 		Rule{Name: "FROM_ABUSED_TLD", Score: 1.0, Kind: KindHeader, Desc: "From address domain is under a top-level domain mostly used for abuse",
 			Test: func(m *Message) bool { return abusedTLDHost(domainOf(addrOf(m.Header("From")))) }},
+		Rule{Name: "URI_RANDOM_HOST", Score: 1.0, Kind: KindMIME, Desc: "Link host has a long random-looking label (mixed case or no vowels)",
+			Test: func(m *Message) bool { return anyLinkHost(m, randomHost) }},
 		Rule{Name: "IMG_HOSTING", Score: 1.0, Kind: KindMIME, Desc: "Image loaded from a free image host (imgur, postimg, ibb.co)",
 			Test: imgHosting},
 		Rule{Name: "HTML_IMAGE_ONLY", Score: 1.0, Kind: KindMIME, Desc: "HTML mail is images and links with hardly any text",
@@ -417,6 +419,36 @@ func bodyInvisibleChars(m *Message) bool {
 			continue
 		}
 		prevLetter = unicode.IsLetter(r)
+	}
+	return false
+}
+
+// randomHost: a label of 20 or more letters and digits with hardly any
+// vowels, or one of 12 or more that mixes digits into letters at random
+// ("kdtgiopempdojicvrajkkdtgi.example.space").
+func randomHost(h string) bool {
+	for _, l := range strings.Split(h, ".") {
+		if len(l) < 12 || strings.HasPrefix(l, "xn--") {
+			continue
+		}
+		digits, letters, vowels := 0, 0, 0
+		for _, c := range l {
+			switch {
+			case c >= '0' && c <= '9':
+				digits++
+			case c >= 'a' && c <= 'z':
+				letters++
+				if strings.ContainsRune("aeiouy", c) {
+					vowels++
+				}
+			}
+		}
+		if len(l) >= 20 && letters >= 12 && vowels*6 < letters {
+			return true
+		}
+		if letters >= 8 && digits >= 4 && vowels*4 < letters && !strings.Contains(l, "-") {
+			return true
+		}
 	}
 	return false
 }

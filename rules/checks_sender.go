@@ -14,6 +14,8 @@ func init() {
 			Test: fromDomainInvalid},
 		Rule{Name: "FROM_FREE_HOSTING", Score: 1.5, Kind: KindHeader, Desc: "From address is on a free app or web hosting domain (firebaseapp.com, web.app)",
 			Test: func(m *Message) bool { return hostIn(domainOf(addrOf(m.Header("From"))), freeHosting) }},
+		Rule{Name: "FROM_DOMAIN_MANY_LABELS", Score: 1.0, Kind: KindHeader, Desc: "From address domain has six or more labels or runs of one-letter labels",
+			Test: fromDomainManyLabels},
 		Rule{Name: "ADVANCE_FEE_2", Score: 1.5, Kind: KindMIME, Desc: "Two or more advance-fee fraud phrases (next of kin, inheritance fund, barrister)",
 			Test: func(m *Message) bool { return advanceFeeCount(m) >= 2 }},
 	)
@@ -66,4 +68,29 @@ func advanceFeeCount(m *Message) int {
 		}
 	}
 	return n
+}
+
+// fromDomainManyLabels: "x@j.u.t.o.s.b.i.m.a.m75.example.shop": generated
+// sub-domains that make every campaign's sender look new.
+func fromDomainManyLabels(m *Message) bool {
+	d := domainOf(addrOf(m.Header("From")))
+	if d == "" {
+		return false
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) >= 6 {
+		return true
+	}
+	run := 0
+	for _, l := range labels {
+		if len(l) == 1 {
+			run++
+			if run >= 3 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
