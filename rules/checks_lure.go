@@ -14,12 +14,12 @@ import (
 func init() {
 	register(
 		Rule{Name: "LURE_PHRASES_2", Score: 0.8, Kind: KindMIME, Desc: "Two distinct phishing-lure phrases (verify your account, dear customer, click here...)",
-			Test: func(m *Message) bool { n := lureCount(m).lure; return n >= 2 && n < 4 }},
-		Rule{Name: "LURE_PHRASES_4", Score: 2.0, Kind: KindMIME, Desc: "Four or more distinct phishing-lure phrases",
+			Test: func(m *Message) bool { return lureCount(m).lure >= 2 }},
+		Rule{Name: "LURE_PHRASES_4", Score: 2.0, Kind: KindMIME, Desc: "Four or more distinct phishing-lure phrases (adds to LURE_PHRASES_2)",
 			Test: func(m *Message) bool { return lureCount(m).lure >= 4 }},
 		Rule{Name: "SPAM_PHRASES_2", Score: 0.8, Kind: KindMIME, Desc: "Two distinct bulk-spam phrases (100% free, remove me, risk free...)",
-			Test: func(m *Message) bool { n := lureCount(m).spam; return n >= 2 && n < 4 }},
-		Rule{Name: "SPAM_PHRASES_4", Score: 2.0, Kind: KindMIME, Desc: "Four or more distinct bulk-spam phrases",
+			Test: func(m *Message) bool { return lureCount(m).spam >= 2 }},
+		Rule{Name: "SPAM_PHRASES_4", Score: 2.0, Kind: KindMIME, Desc: "Four or more distinct bulk-spam phrases (adds to SPAM_PHRASES_2)",
 			Test: func(m *Message) bool { return lureCount(m).spam >= 4 }},
 		Rule{Name: "FROM_NAME_BRAND", Score: 1.5, Kind: KindHeader, Desc: "From display name names a well-known brand the sender's domain is not",
 			Test: fromNameBrand},

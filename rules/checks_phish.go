@@ -425,7 +425,7 @@ func bodyInvisibleChars(m *Message) bool {
 
 // randomHost: a label of 20 or more letters and digits with hardly any
 // vowels, or one of 12 or more that mixes digits into letters at random
-// ("kdtgiopempdojicvrajkkdtgi.example.space").
+// ("xkqzrtplmnbvcxzqwrtpsdfgh.example.space").
 func randomHost(h string) bool {
 	for _, l := range strings.Split(h, ".") {
 		if len(l) < 12 || strings.HasPrefix(l, "xn--") {
