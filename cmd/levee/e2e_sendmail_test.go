@@ -136,7 +136,20 @@ func (s *sendmailInst) session(t *testing.T) *smtpClient {
 	t.Helper()
 	args := []string{filepath.Join(s.root, "usr/libexec/sendmail/sendmail"), "-C", s.cf, "-bs", "-odq"}
 	var cmd *exec.Cmd
-	if exec.Command("/usr/bin/unshare", "--uts", "true").Run() == nil {
+	// Sendmail resolves its own name at start through libc. In its own UTS
+	// and mount namespaces it gets a qualified name, an /etc/hosts that
+	// knows it and a resolv.conf that points at loopback, so no query ever
+	// leaves the machine.
+	hosts := filepath.Join(s.dir, "hosts")
+	resolv := filepath.Join(s.dir, "resolv.conf")
+	sysHosts, _ := os.ReadFile("/etc/hosts")
+	os.WriteFile(hosts, append(sysHosts, "\n127.0.0.1 mx.levee.test mx\n"...), 0o644)
+	os.WriteFile(resolv, []byte("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"), 0o644)
+	script := `hostname mx.levee.test && mount --bind "$H" /etc/hosts && mount --bind "$R" /etc/resolv.conf && exec "$@"`
+	if exec.Command("/usr/bin/unshare", "--uts", "--mount", "true").Run() == nil {
+		cmd = exec.Command("/usr/bin/unshare", append([]string{"--uts", "--mount", "sh", "-c", script, "sh"}, args...)...)
+		cmd.Env = append(os.Environ(), "H="+hosts, "R="+resolv)
+	} else if exec.Command("/usr/bin/unshare", "--uts", "true").Run() == nil {
 		cmd = exec.Command("/usr/bin/unshare", append([]string{"--uts", "sh", "-c", `hostname mx.levee.test && exec "$@"`, "sh"}, args...)...)
 	} else {
 		// No namespaces here (an unprivileged container): Sendmail may
@@ -145,7 +158,10 @@ func (s *sendmailInst) session(t *testing.T) *smtpClient {
 		cmd = exec.Command(args[0], args[1:]...)
 	}
 	libs, _ := filepath.Glob(filepath.Join(s.root, "usr/lib/*-linux-gnu")) // the private libwrap.so.0
-	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+strings.Join(libs, ":"))
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+strings.Join(libs, ":"))
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	in, err := cmd.StdinPipe()
