@@ -107,6 +107,11 @@ func TestEarlyRejectAtRcpt(t *testing.T) {
 		}
 	}
 	s.Abort()
+	h.rec.mu.Lock()
+	if h.rec.early != 2 {
+		t.Errorf("observer saw %d early rejects, want 2", h.rec.early)
+	}
+	h.rec.mu.Unlock()
 
 	// a clean client on the same server goes through
 	s2 := h.session(t)

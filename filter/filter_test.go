@@ -21,6 +21,7 @@ type recorder struct {
 	msgs     []*rules.Message
 	verdicts []rules.Verdict
 	panics   int
+	early    int
 }
 
 func (r *recorder) Verdict(m *rules.Message, v *rules.Verdict) {
@@ -29,6 +30,7 @@ func (r *recorder) Verdict(m *rules.Message, v *rules.Verdict) {
 	r.msgs = append(r.msgs, m)
 	r.verdicts = append(r.verdicts, *v)
 }
+func (r *recorder) EarlyReject()  { r.mu.Lock(); r.early++; r.mu.Unlock() }
 func (r *recorder) SessionStart() {}
 func (r *recorder) SessionEnd()   {}
 func (r *recorder) Panic()        { r.mu.Lock(); r.panics++; r.mu.Unlock() }

@@ -94,6 +94,10 @@ func (m *Metrics) Verdict(_ *rules.Message, v *rules.Verdict) {
 	}
 }
 
+// EarlyReject counts a recipient refused at RCPT by the DNS blocklists
+// as a message with action "early_reject".
+func (m *Metrics) EarlyReject() { m.messages.WithLabelValues("early_reject").Inc() }
+
 // SessionStart counts an MTA connection.
 func (m *Metrics) SessionStart() { m.inFlight.Inc(); m.sessions.Inc() }
 

@@ -88,6 +88,8 @@ func (c *Config) Mode() (fs.FileMode, error) {
 // Observer receives per-message events (metrics); all methods may be nil-safe no-ops.
 type Observer interface {
 	Verdict(m *rules.Message, v *rules.Verdict)
+	// EarlyReject is a recipient refused at RCPT TO by the DNS blocklists.
+	EarlyReject()
 	SessionStart()
 	SessionEnd()
 	Panic()
@@ -96,6 +98,7 @@ type Observer interface {
 type nopObserver struct{}
 
 func (nopObserver) Verdict(*rules.Message, *rules.Verdict) {}
+func (nopObserver) EarlyReject()                           {}
 func (nopObserver) SessionStart()                          {}
 func (nopObserver) SessionEnd()                            {}
 func (nopObserver) Panic()                                 {}

@@ -189,6 +189,7 @@ func (b *backend) RcptTo(rcpt string, m *milter.Modifier) (milter.Response, erro
 		if reject && st.engine.Config().Mode != "monitor" {
 			st.log.Info("early reject", "queue_id", st.macro("i"), "client_ip", st.addr.String(),
 				"helo", st.helo, "from", st.from, "rcpt", rcpt, "reply", reply)
+			st.srv.Observer.EarlyReject()
 			// A reply-code response keeps go-milter's session (and the next
 			// recipient's sender) in place.
 			return milter.NewResponseStr(byte(milter.ActReplyCode), reply), nil
