@@ -176,15 +176,19 @@ func startProgress(ctx context.Context, w io.Writer, p *eval.Progress) (stop fun
 		defer tick.Stop()
 		drawn := false
 		for {
+			stopped := false
 			select {
 			case <-done:
+				stopped = true
+			case <-ctx.Done():
+				stopped = true
+			case <-tick.C:
+			}
+			if stopped {
 				if drawn {
-					fmt.Fprint(f, "\r\033[K")
+					fmt.Fprint(f, "\r\033[K") // clear the bar before the summary or an error
 				}
 				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
 			}
 			el := time.Since(start)
 			if el < time.Second {
