@@ -3,6 +3,7 @@ package filter
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-milter"
 
@@ -192,5 +193,73 @@ func TestTwentyMiBMessage(t *testing.T) {
 	}
 	if v.Score >= 1000 {
 		t.Error("GTUBE beyond the scan limit was seen")
+	}
+}
+
+// Beyond the first 64 KiB, bodies draw on a server-wide budget: while one
+// session holds it, another keeps only its free part; once released, the
+// budget serves again.
+func TestBodyMemoryBudget(t *testing.T) {
+	h := start(t, testConfig(), rules.Options{}, Config{BodyMemory: 100 << 10})
+	big := strings.Repeat(strings.Repeat("y", 1022)+"\r\n", 1024) // 1 MiB
+
+	a := h.session(t)
+	connect(t, a, "192.0.2.110", "a.example", "a.example")
+	m := ham()
+	am, err := a.Mail(m.from, nil)
+	must(t, am, err)
+	am, err = a.Rcpt("bob@example.org", nil)
+	must(t, am, err)
+	am, err = a.HeaderEnd()
+	must(t, am, err)
+	for i := 0; i < 5; i++ { // 300 KB: A holds the whole 100 KiB budget
+		am, err = a.BodyChunk([]byte(big[i*60000 : (i+1)*60000]))
+		must(t, am, err)
+	}
+
+	b := h.session(t)
+	connect(t, b, "192.0.2.111", "b.example", "b.example")
+	mb := ham()
+	mb.body = big
+	send(t, b, mb)
+	got, _ := h.rec.last(t)
+	if len(got.Body) != freeBody || got.BodySize != int64(len(big)) {
+		t.Errorf("B kept %d of %d, want the free %d", len(got.Body), got.BodySize, freeBody)
+	}
+
+	if _, _, err := a.End(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = h.rec.last(t)
+	if len(got.Body) != freeBody+100<<10 {
+		t.Errorf("A kept %d, want %d", len(got.Body), freeBody+100<<10)
+	}
+	// A released its share: the next message gets it again
+	send(t, b, mb)
+	got, _ = h.rec.last(t)
+	if len(got.Body) != freeBody+100<<10 {
+		t.Errorf("after release kept %d", len(got.Body))
+	}
+	// a connection that dies mid-message gives its share back too
+	c := h.session(t)
+	connect(t, c, "192.0.2.112", "c.example", "c.example")
+	am, err = c.Mail(m.from, nil)
+	must(t, am, err)
+	am, err = c.HeaderEnd()
+	must(t, am, err)
+	for i := 0; i < 5; i++ {
+		am, err = c.BodyChunk([]byte(big[i*60000 : (i+1)*60000]))
+		must(t, am, err)
+	}
+	if h.srv.budget.Load() != 0 {
+		t.Fatalf("budget %d, want spent", h.srv.budget.Load())
+	}
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.srv.budget.Load() != 100<<10 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := h.srv.budget.Load(); got != 100<<10 {
+		t.Errorf("budget after a dead session: %d", got)
 	}
 }

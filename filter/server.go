@@ -44,7 +44,15 @@ type Config struct {
 	// ShutdownTimeout bounds how long sessions in flight may finish on
 	// SIGTERM (default 30s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// BodyMemory bounds the body bytes kept in memory by all sessions
+	// together (default 128MiB). Every message keeps its first 64 KiB;
+	// beyond that, up to scan_limit, it draws on this budget, and a message
+	// that finds it spent is judged on what it kept.
+	BodyMemory rules.Size `yaml:"body_memory"`
 }
+
+// freeBody is what every message keeps whatever the budget.
+const freeBody = 64 << 10
 
 // Validate checks the config and fills defaults.
 func (c *Config) Validate() error {
@@ -69,6 +77,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.BodyMemory < 0 {
+		return fmt.Errorf("body_memory: must not be negative")
+	}
+	if c.BodyMemory == 0 {
+		c.BodyMemory = 128 << 20
 	}
 	return nil
 }
@@ -111,6 +125,7 @@ type Server struct {
 	Observer Observer
 
 	engine atomic.Pointer[rules.Engine]
+	budget atomic.Int64 // body bytes still free under Config.BodyMemory
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -126,7 +141,28 @@ func NewServer(cfg Config, e *rules.Engine, log *slog.Logger) *Server {
 	}
 	s := &Server{Config: cfg, Logger: log, Observer: nopObserver{}, conns: map[*trackedConn]struct{}{}}
 	s.engine.Store(e)
+	s.budget.Store(int64(cfg.BodyMemory))
 	return s
+}
+
+// reserveBody takes up to n bytes from the body budget and returns how many it got.
+func (s *Server) reserveBody(n int64) int64 {
+	for {
+		free := s.budget.Load()
+		got := min(n, free)
+		if got <= 0 {
+			return 0
+		}
+		if s.budget.CompareAndSwap(free, free-got) {
+			return got
+		}
+	}
+}
+
+func (s *Server) releaseBody(n int64) {
+	if n > 0 {
+		s.budget.Add(n)
+	}
 }
 
 // SetEngine swaps the engine; sessions judge their next message with it.
@@ -192,14 +228,17 @@ func (s *Server) serveConn(c net.Conn) {
 	s.sessions.Add(1)
 	s.mu.Unlock()
 	s.Observer.SessionStart()
+	st := newConnState(s)
 	tc.onClose = func() {
+		// runs on the session goroutine (go-milter closes the conn when
+		// its loop ends): give back a message's body budget
+		st.resetMessage()
 		s.mu.Lock()
 		delete(s.conns, tc)
 		s.mu.Unlock()
 		s.Observer.SessionEnd()
 		s.sessions.Done()
 	}
-	st := newConnState(s)
 	ms := &milter.Server{
 		NewMilter: func() milter.Milter { return &backend{st: st} },
 		Actions:   actions,

@@ -38,7 +38,9 @@ type connState struct {
 	inMessage bool
 	rcpts     []string
 	fields    []rules.Field
-	body      []byte
+	chunks    [][]byte // the body as received, up to the scan limit
+	kept      int64    // bytes in chunks
+	reserved  int64    // bytes of kept taken from the server's body budget
 	bodySize  int64
 	limit     int64
 	engine    *rules.Engine
@@ -100,7 +102,10 @@ func (st *connState) resetMessage() {
 	st.inMessage = false
 	st.rcpts = nil
 	st.fields = nil
-	st.body = nil
+	st.chunks = nil
+	st.kept = 0
+	st.srv.releaseBody(st.reserved)
+	st.reserved = 0
 	st.bodySize = 0
 	st.dns = nil
 	st.panicked = false
@@ -226,12 +231,37 @@ func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (milter.Response, 
 	defer st.recoverPanic("body")
 	st.takeMacros(m, false)
 	st.bodySize += int64(len(chunk))
-	if room := st.limit - int64(len(st.body)); room > 0 {
-		if int64(len(chunk)) > room {
-			chunk = chunk[:room]
-		}
-		st.body = append(st.body, chunk...)
+	room := st.limit - st.kept
+	if room <= 0 {
+		return milter.RespContinue, nil
 	}
+	take := int64(len(chunk))
+	if take > room {
+		take = room
+	}
+	// The first freeBody bytes of every message are always kept; beyond
+	// that a message draws on the server-wide body budget, so a burst of
+	// huge messages cannot take unbounded memory.
+	if over := st.kept + take - freeBody; over > 0 {
+		if st.kept > freeBody {
+			over = take
+		}
+		got := st.srv.reserveBody(over)
+		st.reserved += got
+		if got < over {
+			take -= over - got
+			st.limit = st.kept + take // the budget is spent: keep no gap-ridden body
+		}
+	}
+	if take <= 0 {
+		return milter.RespContinue, nil
+	}
+	if take < int64(len(chunk)) {
+		chunk = append([]byte(nil), chunk[:take]...)
+	}
+	// go-milter allocates every packet afresh: keeping the chunk copies nothing.
+	st.chunks = append(st.chunks, chunk)
+	st.kept += take
 	return milter.RespContinue, nil
 }
 
@@ -258,13 +288,25 @@ func (b *backend) Body(m *milter.Modifier) (resp milter.Response, err error) {
 		return st.panicResponse(), nil
 	}
 	env := st.envelope()
-	msg := rules.NewMessage(env, st.fields, st.body, st.bodySize)
+	msg := rules.NewMessage(env, st.fields, st.joinBody(), st.bodySize)
 	ctx, cancel := context.WithTimeout(context.Background(), st.engine.Config().DNS.Deadline+time.Second)
 	defer cancel()
 	v := st.engine.Judge(ctx, msg, st.dns)
 	st.srv.Observer.Verdict(msg, &v)
 	st.logVerdict(&env, &v)
 	return apply(m, &v, st.fields)
+}
+
+// joinBody puts the kept chunks together in one allocation.
+func (st *connState) joinBody() []byte {
+	if len(st.chunks) == 1 {
+		return st.chunks[0]
+	}
+	b := make([]byte, 0, st.kept)
+	for _, c := range st.chunks {
+		b = append(b, c...)
+	}
+	return b
 }
 
 func (st *connState) panicResponse() milter.Response {
