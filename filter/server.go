@@ -45,7 +45,7 @@ type Config struct {
 	// SIGTERM (default 30s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// BodyMemory bounds the body bytes kept in memory by all sessions
-	// together (default 128MiB). Every message keeps its first 64 KiB;
+	// together (default 64MiB). Every message keeps its first 64 KiB;
 	// beyond that, up to scan_limit, it draws on this budget, and a message
 	// that finds it spent is judged on what it kept.
 	BodyMemory rules.Size `yaml:"body_memory"`
@@ -82,7 +82,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("body_memory: must not be negative")
 	}
 	if c.BodyMemory == 0 {
-		c.BodyMemory = 128 << 20
+		c.BodyMemory = 64 << 20
 	}
 	return nil
 }

@@ -22,6 +22,11 @@ type Config struct {
 	Rules   rules.Config  `yaml:",inline"`
 	Log     LogConfig     `yaml:"log"`
 	Metrics MetricsConfig `yaml:"metrics"`
+	// MemoryLimit is the Go runtime's soft memory limit for `levee serve`
+	// (debug.SetMemoryLimit): near it the garbage collector works harder.
+	// It is not a hard cap. 0 turns it off; the GOMEMLIMIT environment
+	// variable, when set, wins.
+	MemoryLimit rules.Size `yaml:"memory_limit"`
 }
 
 // LogConfig sets levee's log output.

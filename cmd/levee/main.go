@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -120,6 +121,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.Log, stderr)
 	filter.RouteStdLog(log)
+	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
+	}
 	d, err := newDaemon(*cfgPath, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
