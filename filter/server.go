@@ -276,24 +276,52 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // trackedConn buffers reads (go-milter reads each 4-byte length and each
-// packet straight from the socket), applies an idle timeout and reports its
-// close once.
+// packet straight from the socket) and writes (sent when levee next waits
+// for the MTA), applies an idle timeout and reports its close once.
 type trackedConn struct {
 	net.Conn
 	r       *bufio.Reader
+	w       []byte // written, not yet sent
 	idle    time.Duration
 	once    sync.Once
 	onClose func()
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
+	// The milter protocol is request and reply: before waiting for the
+	// MTA's next command, everything written must be on its way.
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
 	if c.idle > 0 && c.r.Buffered() == 0 {
 		c.Conn.SetReadDeadline(time.Now().Add(c.idle))
 	}
 	return c.r.Read(p)
 }
 
+// Write collects what go-milter writes (one write per packet: the header
+// changes at end of message come as several) until the next Read.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	c.w = append(c.w, p...)
+	if len(c.w) >= 64<<10 {
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (c *trackedConn) flush() error {
+	if len(c.w) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.w)
+	c.w = c.w[:0]
+	return err
+}
+
 func (c *trackedConn) Close() error {
+	c.flush()
 	err := c.Conn.Close()
 	c.once.Do(func() {
 		if c.onClose != nil {
