@@ -26,7 +26,8 @@ if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; 
 echo "== go vet"
 go vet ./...
 echo "== go test -race"
-go test -race -count=1 -timeout 20m ./...
+summary=$(mktemp)
+go test -race -count=1 -timeout 20m -json ./... | python3 .ci/gotest-summary.py | tee "$summary"
 echo "== fuzz (each target ${FUZZTIME:=5s})"
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
@@ -35,4 +36,5 @@ for pkg in $(go list ./...); do
     go test -run='^$' -fuzz="^${fz}\$" -fuzztime="$FUZZTIME" "$pkg" >/tmp/levee-fuzz.log 2>&1 || { cat /tmp/levee-fuzz.log; exit 1; }
   done
 done
-echo "== all tests passed"
+echo "== all tests and fuzz targets passed"
+tail -n 1 "$summary"
