@@ -8,7 +8,6 @@ cd "$(dirname "$0")/.."
 need=()
 command -v rbldnsd >/dev/null || need+=(rbldnsd)
 command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || need+=(postfix)
-command -v miltertest >/dev/null || need+=(miltertest)
 command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
