@@ -193,7 +193,8 @@ func dateTZAbsurd(m *Message) bool {
 // arrival (negative: before); to == 0 means no upper bound.
 func dateSkew(from, to float64) func(*Message) bool {
 	return func(m *Message) bool {
-		d, ok := parseDateLoose(m.Header("Date"))
+		m.chk.dateOnce.Do(func() { m.chk.date, m.chk.dateOK = parseDateLoose(m.Header("Date")) })
+		d, ok := m.chk.date, m.chk.dateOK
 		if !ok {
 			return false
 		}
@@ -352,7 +353,11 @@ type checkCache struct {
 	phishOnce sync.Once
 	phish     phishCache // links, forms (checks_phish.go)
 	lureOnce  sync.Once
-	lure      lureCounts // lure phrase counts (checks_lure.go)
+	lure      lureCounts // phrase counts (checks_lure.go)
+
+	dateOnce sync.Once
+	date     time.Time // Date: parsed by parseDateLoose
+	dateOK   bool
 }
 
 func fromMultiple(m *Message) bool {

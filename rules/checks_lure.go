@@ -33,32 +33,47 @@ func init() {
 }
 
 type lureCounts struct {
-	lure, spam int
+	lure, spam, advanceFee, pumpDump int
 }
 
 // maxLureText caps the text searched for phrases.
 const maxLureText = 64 << 10
 
+// lureCount counts the phrases of every family once per message: lure and
+// bulk-spam phrases, advance-fee phrases (checks_sender.go) and stock
+// pump-and-dump phrases (checks_mime.go).
 func lureCount(m *Message) lureCounts {
-	m.chk.lureOnce.Do(func() {
-		t := m.Decoded("Subject") + "\n" + visibleText(m)
-		if len(t) > maxLureText {
-			t = t[:maxLureText]
-		}
-		t = strings.Join(strings.Fields(stripInvisible(t)), " ")
-		for _, re := range lureREs {
-			if re.MatchString(t) {
-				m.chk.lure.lure++
-			}
-		}
-		for _, re := range spamREs {
-			if re.MatchString(t) {
-				m.chk.lure.spam++
-			}
-		}
-	})
+	m.chk.lureOnce.Do(func() { m.chk.lure = computeLureCounts(m) })
 	return m.chk.lure
 }
+
+func computeLureCounts(m *Message) lureCounts {
+	var c lureCounts
+	base := m.Decoded("Subject") + "\n" + visibleText(m)
+	if len(base) > maxLureText {
+		base = base[:maxLureText]
+	}
+	joined := strings.Join(strings.Fields(base), " ")
+	af := newFoldedText(joined)
+	lt := af
+	if s := stripInvisible(base); s != base {
+		lt = newFoldedText(strings.Join(strings.Fields(s), " "))
+	}
+	n := lureSpamGroup.count(lt)
+	c.lure, c.spam = n[0], n[1]
+	c.advanceFee = advanceFeeGroup.count(af)[0]
+	// stock spam names the stock (the words occur in base iff in joined)
+	if af.contains("stock") || af.contains("share") || af.contains("otc") || af.contains("ticker") || af.contains("symbol") {
+		c.pumpDump = pumpDumpGroup.count(newFoldedText(base))[0]
+	}
+	return c
+}
+
+var (
+	lureSpamGroup   = newPhraseGroup(lureREs, spamREs)
+	advanceFeeGroup = newPhraseGroup(advanceFeeREs)
+	pumpDumpGroup   = newPhraseGroup(pumpDumpREs)
+)
 
 func stripInvisible(s string) string {
 	if !strings.ContainsAny(s, "\u200b\u200c\u200d\u2060\u00ad\u034f\ufeff") {
@@ -73,16 +88,8 @@ func stripInvisible(s string) string {
 	}, s)
 }
 
-func res(pats ...string) []*regexp.Regexp {
-	out := make([]*regexp.Regexp, len(pats))
-	for i, p := range pats {
-		out[i] = regexp.MustCompile(`(?i)` + p)
-	}
-	return out
-}
-
 // lureREs: one entry per distinct lure; a message counts each entry once.
-var lureREs = res(
+var lureREs = mustPhrases(true,
 	// account take-over (en)
 	`\b(?:verify|confirm|validate|update|re-?activate|restore|secure|unlock)\s+(?:your|the)\s+(?:account|identity|e-?mail|mailbox|information|details|billing|payment|card|profile|password|access)\b`,
 	`\byour\s+(?:account|mailbox|e-?mail|password|card|subscription|membership|payment|access)\s+(?:has\s+been|was|is|will\s+be|is\s+being)\s+(?:suspended|locked|limited|restricted|disabled|closed|deactivated|terminated|blocked|on\s+hold|compromised|cancell?ed|expired|declined|deleted|frozen)`,
@@ -120,7 +127,7 @@ var lureREs = res(
 
 // spamREs: classic bulk-spam wording (SpamAssassin's 20_body_tests.cf and
 // 20_phrases.cf spirit): one entry per phrase family.
-var spamREs = res(
+var spamREs = mustPhrases(true,
 	`\b100%\s+(?:free|guaranteed|satisfaction|natural|legal|safe)`,
 	`\brisk[- ]free\b|\bno\s+risk\b|\bmoney[- ]back\s+guarantee`,
 	`\b(?:to\s+be\s+removed|remove\s+me|removal\s+instructions|to\s+unsubscribe\s+reply|reply\s+with\s+["']?remove|remove\s+in\s+the\s+subject|click\s+here\s+to\s+(?:be\s+)?remove)`,

@@ -411,34 +411,17 @@ func htmlHiddenText(m *Message) bool {
 
 // ---- pump and dump (SpamAssassin sandbox jhardin __PUMPDUMP_01..10)
 
-var pumpDumpREs = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)\bstock (?:is )?(?:set|going|about|poised|expected|ready) to (?:soar|explode|skyrocket|triple|double|take off)`),
-	regexp.MustCompile(`(?i)\b(?:will|could|to) (?:soar|explode|skyrocket|triple|double)\b.{0,40}\b(?:stock|shares|price)`),
-	regexp.MustCompile(`(?i)\bbuy (?:it |shares )?(?:before|by) (?:the )?(?:monday|tuesday|wednesday|thursday|friday|market) ?(?:open|morning|close)?`),
-	regexp.MustCompile(`(?i)\btrading at (?:a )?(?:bargain|discount|steal)`),
-	regexp.MustCompile(`(?i)\bgrab (?:as many|all the) shares`),
-	regexp.MustCompile(`(?i)\b(?:stock|pick) of the (?:year|month|decade)\b`),
-	regexp.MustCompile(`(?i)\b(?:symbol|ticker)\s*:?\s*[A-Z]{3,5}\b.{0,80}\b(?:cents|\$0\.\d\d)`),
-	regexp.MustCompile(`(?i)\b(?:otc|pink ?sheets?|otcbb)\b.{0,60}\b(?:alert|pick|breakout|soar)`),
-	regexp.MustCompile(`(?i)\bnext (?:hot )?(?:big|hot) (?:stock|winner)\b`),
-	regexp.MustCompile(`(?i)\b(?:strong|massive|huge) (?:buy|upside)\b.{0,40}\b(?:stock|shares|target)`),
-}
+var pumpDumpREs = mustPhrases(false,
+	`\bstock (?:is )?(?:set|going|about|poised|expected|ready) to (?:soar|explode|skyrocket|triple|double|take off)`,
+	`\b(?:will|could|to) (?:soar|explode|skyrocket|triple|double)\b.{0,40}\b(?:stock|shares|price)`,
+	`\bbuy (?:it |shares )?(?:before|by) (?:the )?(?:monday|tuesday|wednesday|thursday|friday|market) ?(?:open|morning|close)?`,
+	`\btrading at (?:a )?(?:bargain|discount|steal)`,
+	`\bgrab (?:as many|all the) shares`,
+	`\b(?:stock|pick) of the (?:year|month|decade)\b`,
+	`\b(?:symbol|ticker)\s*:?\s*[A-Z]{3,5}\b.{0,80}\b(?:cents|\$0\.\d\d)`,
+	`\b(?:otc|pink ?sheets?|otcbb)\b.{0,60}\b(?:alert|pick|breakout|soar)`,
+	`\bnext (?:hot )?(?:big|hot) (?:stock|winner)\b`,
+	`\b(?:strong|massive|huge) (?:buy|upside)\b.{0,40}\b(?:stock|shares|target)`,
+)
 
-func pumpDumpCount(m *Message) int {
-	t := m.Decoded("Subject") + "\n" + visibleText(m)
-	if len(t) > 64<<10 {
-		t = t[:64<<10]
-	}
-	lt := strings.ToLower(t)
-	if !strings.Contains(lt, "stock") && !strings.Contains(lt, "share") && !strings.Contains(lt, "otc") &&
-		!strings.Contains(lt, "ticker") && !strings.Contains(lt, "symbol") {
-		return 0 // stock spam names the stock
-	}
-	n := 0
-	for _, re := range pumpDumpREs {
-		if re.MatchString(t) {
-			n++
-		}
-	}
-	return n
-}
+func pumpDumpCount(m *Message) int { return lureCount(m).pumpDump }

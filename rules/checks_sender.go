@@ -41,7 +41,7 @@ func fromDomainInvalid(m *Message) bool {
 	return !icann && !strings.Contains(suffix, ".")
 }
 
-var advanceFeeREs = res(
+var advanceFeeREs = mustPhrases(true,
 	`\bnext\s+of\s+kin\b`,
 	`\b(?:inheritance|unclaimed|dormant|abandoned)\s+(?:fund|account|sum|deposit|estate)`,
 	`\b(?:barrister|attorney|solicitor)\b.{0,80}\b(?:late|deceased|client)\b`,
@@ -55,20 +55,7 @@ var advanceFeeREs = res(
 	`\bbeneficiary\b`,
 )
 
-func advanceFeeCount(m *Message) int {
-	t := m.Decoded("Subject") + "\n" + visibleText(m)
-	if len(t) > maxLureText {
-		t = t[:maxLureText]
-	}
-	t = strings.Join(strings.Fields(t), " ")
-	n := 0
-	for _, re := range advanceFeeREs {
-		if re.MatchString(t) {
-			n++
-		}
-	}
-	return n
-}
+func advanceFeeCount(m *Message) int { return lureCount(m).advanceFee }
 
 // fromDomainManyLabels: "x@j.u.t.o.s.b.i.m.a.m75.example.shop": generated
 // sub-domains that make every campaign's sender look new.

@@ -1,0 +1,157 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TestFoldRuneCanonical: foldRune picks one member of every case-folding
+// orbit, the same for all its members, and every rune whose fold or lower
+// case crosses between ASCII and non-ASCII is exotic (foldedText's
+// exactness rests on these three).
+func TestFoldRuneCanonical(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xd800 && r <= 0xdfff {
+			continue
+		}
+		f := foldRune(r)
+		inOrbit := f == r
+		for o := unicode.SimpleFold(r); o != r; o = unicode.SimpleFold(o) {
+			if o == f {
+				inOrbit = true
+			}
+			if foldRune(o) != f {
+				t.Fatalf("foldRune(%U) = %U, foldRune(%U) = %U: same orbit", r, f, o, foldRune(o))
+			}
+		}
+		if !inOrbit {
+			t.Fatalf("foldRune(%U) = %U, not in its orbit", r, f)
+		}
+		if r >= 0x80 && (f < 0x80 || unicode.ToLower(r) < 0x80) && !exoticRune(r) {
+			t.Fatalf("%U folds to ASCII but is not exotic", r)
+		}
+	}
+}
+
+var phraseTexts = []string{
+	"",
+	"Please VERIFY YOUR ACCOUNT within 24 hours. Dear Customer, click here",
+	"Dear customer, your account has been suspended. Click the link below.",
+	"ſecure your account: verify your ſtuff, Kelvin \u212a sign", // exotic
+	"İstanbul TİCKER: ABC trading at a bargain, STOCK OF THE YEAR",
+	"SYMBOL: XYZW now at $0.05 cents, OTC alert, strong buy target stock",
+	"ΣΟΦΊΑ ΤΡΑΠΕΖΑ λογαριασμός σας: click HERE ς µ μ Μ",
+	"Sua conta foi BLOQUEADA, clique AQUI para atualizar seus dados. CARTÃO Ação",
+	"Sehr geehrter Kunde, Ihr Konto wurde GESPERRT. BESTÄTIGEN SIE Ihre Daten",
+	"invalid \xff\xfe utf-8 \xc3 bytes: YOUR PASSWORD WILL EXPIRE, next of kin",
+	"barrister of the late client, sum of US$ 10,500,000.00 million dollars, beneficiary",
+	"100% FREE, risk-free, order now, limited-time offer, no obligation, work from home",
+	"Ｆｕｌｌｗｉｄｔｈ ＶＥＲＩＦＹ ｙｏｕｒ ａｃｃｏｕｎｔ",
+	"xverify your account_click here9",
+}
+
+// TestPhraseREExact: a phrase regexp on folded text (with its literal
+// prefilter) matches exactly where the (?i) regexp matches the original.
+func TestPhraseREExact(t *testing.T) {
+	all := append(append(append(append([]*phraseRE{}, lureREs...), spamREs...), advanceFeeREs...), pumpDumpREs...)
+	for _, s := range phraseTexts {
+		ft := newFoldedText(s)
+		for _, p := range all {
+			if got, want := p.match(ft), p.orig.MatchString(s); got != want {
+				t.Errorf("%q on %q: match %v, (?i) regexp %v (all %q)", p.orig, s, got, want, p.all)
+			}
+		}
+	}
+}
+
+func TestPhraseRERequired(t *testing.T) {
+	for _, c := range []struct {
+		pat  string
+		want string
+	}{
+		{`(?i)\bnext\s+of\s+kin\b`, "next of kin"},
+		{`(?i)\bbeneficiary\b`, "beneficiary"},
+		{`(?i)\bVERIFY|CONFIRM`, "verify,confirm"},
+		{`(?i)a.{0,40}bc`, "bc;a"},
+		{`(?i)(?:x|y*)z`, "z"},
+		{`(?i)(?:xyz|y*)`, ""},
+		{`(?i)(?:|abc)|x.*yz`, ""},
+		{`(?i)(?:ab|cd)\s+EF`, "ab ef,cd ef"}, // joined
+		{`(?i)[aÃ]\d+`, "a,ã"},
+	} {
+		var got []string
+		for _, cl := range mustPhrase(c.pat, true).all {
+			got = append(got, strings.Join(cl, ","))
+		}
+		if strings.Join(got, ";") != c.want {
+			t.Errorf("%s: required %q, want %q", c.pat, got, c.want)
+		}
+	}
+}
+
+// FuzzPhraseRE: folded matching agrees with the (?i) regexps on any text.
+func FuzzPhraseRE(f *testing.F) {
+	for _, s := range phraseTexts {
+		f.Add(s)
+	}
+	all := append(append(append(append([]*phraseRE{}, lureREs...), spamREs...), advanceFeeREs...), pumpDumpREs...)
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 4096 {
+			return
+		}
+		ft := newFoldedText(s)
+		if !ft.exotic && utf8.RuneCountInString(ft.low) != utf8.RuneCountInString(s) {
+			t.Fatalf("fold changed the rune count of %q", s)
+		}
+		for _, p := range all {
+			if got, want := p.match(ft), p.orig.MatchString(s); got != want {
+				t.Fatalf("%q on %q: match %v, (?i) regexp %v", p.orig, s, got, want)
+			}
+		}
+		for _, c := range []struct {
+			g     *phraseGroup
+			lists [][]*phraseRE
+		}{{lureSpamGroup, [][]*phraseRE{lureREs, spamREs}}, {advanceFeeGroup, [][]*phraseRE{advanceFeeREs}}, {pumpDumpGroup, [][]*phraseRE{pumpDumpREs}}} {
+			got := c.g.count(ft)
+			for k, l := range c.lists {
+				want := 0
+				for _, p := range l {
+					if p.orig.MatchString(s) {
+						want++
+					}
+				}
+				if got[k] != want {
+					t.Fatalf("%q: list %d counts %d, (?i) regexps %d", s, k, got[k], want)
+				}
+			}
+		}
+	})
+}
+
+// TestPhraseGroupExact: the one-scan prefilter counts what the (?i)
+// regexps count.
+func TestPhraseGroupExact(t *testing.T) {
+	for _, s := range phraseTexts {
+		ft := newFoldedText(s)
+		for _, c := range []struct {
+			g     *phraseGroup
+			lists [][]*phraseRE
+		}{{lureSpamGroup, [][]*phraseRE{lureREs, spamREs}}, {advanceFeeGroup, [][]*phraseRE{advanceFeeREs}}, {pumpDumpGroup, [][]*phraseRE{pumpDumpREs}}} {
+			got := c.g.count(ft)
+			for k, l := range c.lists {
+				want := 0
+				for _, p := range l {
+					if p.orig.MatchString(s) {
+						want++
+					}
+				}
+				if got[k] != want {
+					t.Errorf("%q: list %d counts %d, (?i) regexps %d", s, k, got[k], want)
+				}
+			}
+		}
+	}
+	t.Logf("automaton states: %d, %d, %d", len(lureSpamGroup.sc.out), len(advanceFeeGroup.sc.out), len(pumpDumpGroup.sc.out))
+}
