@@ -61,7 +61,7 @@ func startRbldnsd(dir string, zones [][2]string) (*rbldnsd, error) {
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	pc.Close()
 	r := &rbldnsd{addr: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
-	r.cmd = exec.Command(rbldnsdBin, append([]string{"-n", "-q", "-t", "60", "-b", fmt.Sprintf("127.0.0.1/%d", port), "-w", dir}, specs...)...)
+	r.cmd = exec.Command(rbldnsdBin, append([]string{"-n", "-t", "60", "-b", fmt.Sprintf("127.0.0.1/%d", port), "-w", dir}, specs...)...)
 	if os.Geteuid() == 0 {
 		r.cmd.Args = append(r.cmd.Args[:1], append([]string{"-u", "nobody"}, r.cmd.Args[1:]...)...)
 	}

@@ -76,7 +76,7 @@ func startRbldnsd(t *testing.T) *rbldnsd {
 		addr := pc.LocalAddr().String()
 		pc.Close()
 		host, port, _ := net.SplitHostPort(addr)
-		args := append([]string{"-n", "-q", "-c", "0", "-t", "60", "-b", host + "/" + port, "-w", dir}, zones...)
+		args := append([]string{"-n", "-c", "0", "-t", "60", "-b", host + "/" + port, "-w", dir}, zones...)
 		cmd := exec.Command(bin, args...)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
