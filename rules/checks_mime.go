@@ -135,9 +135,10 @@ func indexFold(s, needle string) int {
 
 func wordSet(s string) map[string]bool {
 	out := map[string]bool{}
-	for _, w := range wordRE.FindAllString(strings.ToLower(s), 5000) {
+	forWords(strings.ToLower(s), 5000, func(w string) bool {
 		out[w] = true
-	}
+		return true
+	})
 	return out
 }
 
@@ -304,12 +305,102 @@ func bodyShortLink(m *Message) bool {
 	if len(t) > 4096 {
 		return false
 	}
-	t = urlRE.ReplaceAllString(t, " ")
-	t = urlTailRE.ReplaceAllString(t, " ")
-	return len(wordRE.FindAllString(t, 20)) < 12
+	return countWords(dropURLTails(dropURLs(t)), 20) < 12
 }
 
-var urlTailRE = regexp.MustCompile(`\S*[/?=&]\S*`)
+// dropURLs replaces every match of urlRE by a space
+// (urlRE.ReplaceAllString(t, " ")).
+func dropURLs(t string) string {
+	var b []byte
+	last := 0
+	scanURLs(t, func(start, _, end int) bool {
+		b = append(append(b, t[last:start]...), ' ')
+		last = end
+		return true
+	})
+	if b == nil {
+		return t
+	}
+	return string(append(b, t[last:]...))
+}
+
+// dropURLTails replaces every run of non-space characters holding one of
+// / ? = & by a space: urlTailRE (\S*[/?=&]\S*).ReplaceAllString(t, " ").
+func dropURLTails(t string) string {
+	if !strings.ContainsAny(t, "/?=&") {
+		return t
+	}
+	b := make([]byte, 0, len(t))
+	for i := 0; i < len(t); {
+		if isRESpace(t[i]) {
+			b = append(b, t[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(t) && !isRESpace(t[j]) {
+			j++
+		}
+		if strings.ContainsAny(t[i:j], "/?=&") {
+			b = append(b, ' ')
+		} else {
+			b = append(b, t[i:j]...)
+		}
+		i = j
+	}
+	return string(b)
+}
+
+// isRESpace: the bytes of the regexp class \s.
+func isRESpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+var urlTailRE = regexp.MustCompile(`\S*[/?=&]\S*`) // what dropURLTails does, for its tests
+
+// forWords calls fn with every match of wordRE ([\p{L}\p{N}]{3,}: a
+// run of three or more letters or digits) in s, at most max; fn returns
+// false to stop.
+func forWords(s string, max int, fn func(w string) bool) {
+	n := 0
+	for i := 0; i < len(s) && n < max; {
+		start, runes := i, 0
+		for i < len(s) {
+			c := s[i]
+			if c < utf8.RuneSelf {
+				if '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+					i++
+					runes++
+					continue
+				}
+				break
+			}
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if (r == utf8.RuneError && size == 1) || !(unicode.IsLetter(r) || unicode.IsNumber(r)) {
+				break
+			}
+			i += size
+			runes++
+		}
+		if runes >= 3 {
+			n++
+			if !fn(s[start:i]) {
+				return
+			}
+		}
+		if runes == 0 {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+		}
+	}
+}
+
+// countWords is len(wordRE.FindAllString(s, max)).
+func countWords(s string, max int) int {
+	n := 0
+	forWords(s, max, func(string) bool { n++; return true })
+	return n
+}
 
 func bodyEmpty(m *Message) bool {
 	if m.BodySize == 0 {
@@ -383,6 +474,73 @@ func noVowel(s string) bool {
 // hiddenStyleRE: an inline style that hides its element.
 var hiddenStyleRE = regexp.MustCompile(`(?i)style\s*=\s*["'][^"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:px|pt|em)?\s*[;"'])`)
 
+// hiddenStyleAnchRE is hiddenStyleRE anchored where it starts.
+var hiddenStyleAnchRE = regexp.MustCompile(`\A(?:` + hiddenStyleRE.String() + `)`)
+
+// hiddenStyles calls fn with the matches of hiddenStyleRE in s, at most
+// max, as hiddenStyleRE.FindAllStringIndex(s, max) gives them. Every match
+// starts with "style" (any case), so the regexp runs only there, anchored.
+func hiddenStyles(s string, max int, fn func(start, end int)) {
+	if strings.Contains(s, "\u017f") { // long s: (?i) takes it for s
+		for _, loc := range hiddenStyleRE.FindAllStringIndex(s, max) {
+			fn(loc[0], loc[1])
+		}
+		return
+	}
+	n, last := 0, 0
+	for o := range foldIndexes(s, "style", 2) {
+		if n >= max {
+			return
+		}
+		if o < last {
+			continue
+		}
+		if loc := hiddenStyleAnchRE.FindStringIndex(s[o:]); loc != nil {
+			fn(o, o+loc[1])
+			n++
+			last = o + loc[1]
+		}
+	}
+}
+
+// foldIndexes yields, in order, every index of the lower-case ASCII word w
+// in s, ignoring ASCII case; k is the byte of w to look for first (the
+// rarest).
+func foldIndexes(s, w string, k int) func(yield func(int) bool) {
+	return func(yield func(int) bool) {
+		lo, up := w[k], w[k]
+		if 'a' <= lo && lo <= 'z' {
+			up = lo - 'a' + 'A'
+		}
+		nextLo, nextUp := -2, -2 // -2: not searched yet, -1: none left
+		for i := k; i < len(s); {
+			if nextLo != -1 && nextLo < i {
+				if nextLo = strings.IndexByte(s[i:], lo); nextLo >= 0 {
+					nextLo += i
+				}
+			}
+			if nextUp != -1 && nextUp < i {
+				if nextUp = strings.IndexByte(s[i:], up); nextUp >= 0 {
+					nextUp += i
+				}
+			}
+			j := nextLo
+			if j < 0 || (nextUp >= 0 && nextUp < j) {
+				j = nextUp
+			}
+			if j < 0 {
+				return
+			}
+			if start := j - k; start >= 0 && start+len(w) <= len(s) && asciiEqualFold(s[start:start+len(w)], w) {
+				if !yield(start) {
+					return
+				}
+			}
+			i = j + 1
+		}
+	}
+}
+
 // htmlHiddenText: at least 15 words sit right inside elements whose
 // inline style hides them: text for filters, not for the reader. (A
 // newsletter's hidden preheader is a line, not a paragraph.)
@@ -390,18 +548,18 @@ func htmlHiddenText(m *Message) bool {
 	_, htm := textParts(m)
 	for _, p := range htm {
 		words := 0
-		for _, loc := range hiddenStyleRE.FindAllStringIndex(p.Text, 50) {
-			rest := p.Text[loc[1]:]
+		hiddenStyles(p.Text, 50, func(_, end int) {
+			rest := p.Text[end:]
 			gt := strings.IndexByte(rest, '>')
 			if gt < 0 {
-				continue
+				return
 			}
 			rest = rest[gt+1:]
 			if lt := strings.IndexByte(rest, '<'); lt >= 0 {
 				rest = rest[:lt]
 			}
-			words += len(wordRE.FindAllString(rest, 100))
-		}
+			words += countWords(rest, 100)
+		})
 		if words >= 15 {
 			return true
 		}

@@ -347,7 +347,7 @@ func htmlImageOnly(m *Message) bool {
 		return false
 	}
 	for _, p := range plain {
-		if len(wordRE.FindAllString(p.Text, 20)) >= 20 {
+		if countWords(p.Text, 20) >= 20 {
 			return false
 		}
 	}
@@ -365,7 +365,7 @@ func htmlImageOnly(m *Message) bool {
 	}
 	words := 0
 	for _, p := range htm {
-		words += len(wordRE.FindAllString(htmlToText(p.Text), 20))
+		words += countWords(htmlToText(p.Text), 20)
 	}
 	return words < 20
 }

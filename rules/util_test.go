@@ -1,0 +1,141 @@
+package rules
+
+import (
+	"fmt"
+	"testing"
+)
+
+var urlTexts = []string{
+	"see https://Example.COM/x and HTTP://a.b:8080/y, ftp://files.example.org",
+	"xhttp://no.example _http://no.example http://ok.example",
+	"http://ftp://x.example https://:80 http://[::1]/ http://1.2.3.4:/",
+	"httpſ://long-s.example HTTPS://Ünïcode.éxample/ http://a\xffb.example",
+	"https://a.b:9x http://host_name~x%41.example:: http://",
+	"://x.example s://y.example tp://z.example",
+	"http://a.example:80http://b.example é:http://c.example",
+}
+
+func urlRefMatches(s string) string {
+	var out string
+	for _, m := range urlRE.FindAllStringSubmatchIndex(s, -1) {
+		out += fmt.Sprintf("[%d %d %d]", m[0], m[2], m[1])
+	}
+	return out
+}
+
+func urlScanMatches(s string) string {
+	var out string
+	scanURLs(s, func(start, host, end int) bool {
+		out += fmt.Sprintf("[%d %d %d]", start, host, end)
+		return true
+	})
+	return out
+}
+
+// TestScanURLs: the hand-written scan finds what urlRE finds.
+func TestScanURLs(t *testing.T) {
+	for _, s := range urlTexts {
+		if got, want := urlScanMatches(s), urlRefMatches(s); got != want {
+			t.Errorf("%q: scan %s, urlRE %s", s, got, want)
+		}
+	}
+}
+
+func FuzzScanURLs(f *testing.F) {
+	for _, s := range urlTexts {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := urlScanMatches(s), urlRefMatches(s); got != want {
+			t.Fatalf("%q: scan %s, urlRE %s", s, got, want)
+		}
+	})
+}
+
+var wordTexts = []string{
+	"", "ab abc abcd ab1 12 123 x_yz é日本語 ĳ½¾ⅷ a\xffbcd \xff\xfeabc",
+	"click https://x.example/a?b=c&d here now www.example.com/path? foo=bar a&b",
+	"Hello http://A.example\n\tword/s\r\fand more WORDS ÜBER 2024",
+}
+
+// TestWordScans: countWords, forWords, dropURLs and dropURLTails do what
+// the regexps they replace do.
+func TestWordScans(t *testing.T) {
+	for _, s := range wordTexts {
+		checkWordScans(t, s)
+	}
+}
+
+func checkWordScans(t *testing.T, s string) {
+	for _, max := range []int{1, 3, 20, 5000} {
+		var got []string
+		forWords(s, max, func(w string) bool { got = append(got, w); return true })
+		want := wordRE.FindAllString(s, max)
+		if fmt.Sprint(got) != fmt.Sprint(want) || countWords(s, max) != len(want) {
+			t.Fatalf("%q max %d: words %q, wordRE %q", s, max, got, want)
+		}
+	}
+	if got, want := dropURLs(s), urlRE.ReplaceAllString(s, " "); got != want {
+		t.Fatalf("%q: dropURLs %q, urlRE %q", s, got, want)
+	}
+	if got, want := dropURLTails(s), urlTailRE.ReplaceAllString(s, " "); got != want {
+		t.Fatalf("%q: dropURLTails %q, urlTailRE %q", s, got, want)
+	}
+}
+
+func FuzzWordScans(f *testing.F) {
+	for _, s := range append(wordTexts, urlTexts...) {
+		f.Add(s)
+	}
+	f.Fuzz(checkWordScans)
+}
+
+var styleTexts = []string{
+	`<p style="display:none">hidden words</p><p STYLE = 'color:red;visibility : hidden'>x</p>`,
+	`<span style="font-size:0px;">a</span><span style="font-size:0">b</span><i style="FONT-SIZE:0PT">`,
+	`stystyle="display:none" styl style= "x" style="displa" styLE="display:none;style='visibility:hidden'"`,
+	`<p ſtyle="display:none">long s</p>`,
+	`style=""style="display:none"style='font-size: 0em;'`,
+}
+
+func checkHiddenStyles(t *testing.T, s string) {
+	for _, max := range []int{1, 2, 50} {
+		var got [][]int
+		hiddenStyles(s, max, func(a, b int) { got = append(got, []int{a, b}) })
+		if want := hiddenStyleRE.FindAllStringIndex(s, max); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%q max %d: %v, hiddenStyleRE %v", s, max, got, want)
+		}
+	}
+	var got, want []int
+	for i := range foldIndexes(s, "style", 2) {
+		got = append(got, i)
+	}
+	ls := []byte(s)
+	for i := range ls {
+		if 'A' <= ls[i] && ls[i] <= 'Z' {
+			ls[i] += 'a' - 'A'
+		}
+	}
+	for i := 0; i+5 <= len(ls); i++ {
+		if string(ls[i:i+5]) == "style" {
+			want = append(want, i)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%q: foldIndexes %v, want %v", s, got, want)
+	}
+}
+
+// TestHiddenStyles: the anchored scan finds what hiddenStyleRE finds.
+func TestHiddenStyles(t *testing.T) {
+	for _, s := range styleTexts {
+		checkHiddenStyles(t, s)
+	}
+}
+
+func FuzzHiddenStyles(f *testing.F) {
+	for _, s := range styleTexts {
+		f.Add(s)
+	}
+	f.Fuzz(checkHiddenStyles)
+}
