@@ -151,9 +151,11 @@ func (t *foldedText) contains(word string) bool {
 
 // phraseRE is a case-insensitive regexp split for foldedText.
 type phraseRE struct {
-	orig *regexp.Regexp // as written, (?i)
-	low  *regexp.Regexp // literals folded, no (?i): for foldedText.low
-	all  [][]string     // every match of low holds a literal of each clause
+	orig   *regexp.Regexp // as written, (?i)
+	low    *regexp.Regexp // literals folded, no (?i): for foldedText.low
+	all    [][]string     // every match of low holds a literal of each clause
+	maxLen int            // the most bytes a match of low spans; -1: unbounded
+	joined bool           // only for text joined by single spaces (see requiredLits)
 }
 
 // mustPhrase compiles pattern (which should start with (?i)) for matching
@@ -167,6 +169,8 @@ func mustPhrase(pattern string, joined bool) *phraseRE {
 	foldLiterals(re)
 	p.low = regexp.MustCompile(re.String())
 	p.all = requiredLits(re, joined)
+	p.maxLen = maxMatchLen(re, joined)
+	p.joined = joined
 	return p
 }
 
@@ -559,14 +563,30 @@ func dedupIDs(l []int32) []int32 {
 	return out
 }
 
-// scan sets found[id] for every clause with a literal in s.
-func (sc *litScanner) scan(s string, found []bool) {
+// maxLitPos bounds the literal positions kept per clause; a clause found
+// more often is matched on the whole text.
+const maxLitPos = 16
+
+// litHits is what a scan found: per clause, how often (up to
+// maxLitPos+1) and where (the end offsets of the first maxLitPos).
+type litHits struct {
+	n   []uint8
+	pos []int32 // clause*maxLitPos + k
+}
+
+// scan records the literal occurrences of every clause in s.
+func (sc *litScanner) scan(s string, h *litHits) {
 	st, n := int32(0), sc.ncls
 	for i := 0; i < len(s); i++ {
 		st = sc.next[int(st)*n+int(sc.cls[s[i]])]
 		if out := sc.out[st]; out != nil {
 			for _, id := range out {
-				found[id] = true
+				if k := h.n[id]; k <= maxLitPos {
+					if k < maxLitPos {
+						h.pos[int(id)*maxLitPos+int(k)] = int32(i + 1)
+					}
+					h.n[id] = k + 1
+				}
 			}
 		}
 	}
@@ -578,6 +598,7 @@ type phraseGroup struct {
 	lists   [][]*phraseRE
 	clauses [][][]int // per list, per regexp: clause ids
 	sc      *litScanner
+	hits    sync.Pool // *litHits
 }
 
 func newPhraseGroup(lists ...[]*phraseRE) *phraseGroup {
@@ -594,6 +615,9 @@ func newPhraseGroup(lists ...[]*phraseRE) *phraseGroup {
 		g.clauses = append(g.clauses, ids)
 	}
 	g.sc = newLitScanner(all)
+	g.hits.New = func() any {
+		return &litHits{n: make([]uint8, len(all)), pos: make([]int32, len(all)*maxLitPos)}
+	}
 	return g
 }
 
@@ -611,20 +635,102 @@ func (g *phraseGroup) count(t *foldedText) []int {
 		}
 		return out
 	}
-	found := make([]bool, g.sc.nlits)
-	g.sc.scan(t.low, found)
+	h := g.hits.Get().(*litHits)
+	clear(h.n)
+	g.sc.scan(t.low, h)
 	for k, l := range g.lists {
 	next:
 		for i, p := range l {
+			best := -1
 			for _, id := range g.clauses[k][i] {
-				if !found[id] {
+				if h.n[id] == 0 {
 					continue next
 				}
+				if best < 0 || h.n[id] < h.n[best] {
+					best = id
+				}
 			}
-			if p.low.MatchString(t.low) {
+			if p.matchNear(t.low, h, best) {
 				out[k]++
 			}
 		}
 	}
+	g.hits.Put(h)
 	return out
+}
+
+// matchNear is p.low.MatchString(s), run only on the windows of s around
+// the occurrences of clause id that a match could span: p.maxLen either
+// side, widened to an ASCII non-word byte (or the end of s) so that \b at
+// a window's edge sees what it sees in s. Patterns with line or text
+// anchors, unbounded repeats or a clause found too often run on all of s.
+func (p *phraseRE) matchNear(s string, h *litHits, id int) bool {
+	if id < 0 || p.maxLen < 0 || h.n[id] > maxLitPos || int(h.n[id])*p.maxLen*2 >= len(s) {
+		return p.low.MatchString(s)
+	}
+	lo, hi := -1, -1 // the current window
+	for _, e := range h.pos[id*maxLitPos : id*maxLitPos+int(h.n[id])] {
+		a, b := max(0, int(e)-p.maxLen), min(len(s), int(e)+p.maxLen)
+		for a > 0 && !isASCIINonWord(s[a-1]) {
+			a--
+		}
+		for b < len(s) && !isASCIINonWord(s[b]) {
+			b++
+		}
+		if lo >= 0 && a <= hi {
+			hi = max(hi, b)
+			continue
+		}
+		if lo >= 0 && p.low.MatchString(s[lo:hi]) {
+			return true
+		}
+		lo, hi = a, b
+	}
+	return p.low.MatchString(s[lo:hi])
+}
+
+func isASCIINonWord(c byte) bool { return c < utf8.RuneSelf && !isASCIIWord(c) }
+
+// maxMatchLen returns the most bytes a match of re can span in a folded
+// text, or -1 when unbounded or when re has a line or text anchor (whose
+// meaning a window would change). joined: \s matches one byte at most.
+func maxMatchLen(re *syntax.Regexp, joined bool) int {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return 0
+	case syntax.OpLiteral:
+		return len(string(re.Rune))
+	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpAnyChar:
+		return utf8.UTFMax
+	case syntax.OpCapture:
+		return maxMatchLen(re.Sub[0], joined)
+	case syntax.OpQuest:
+		return maxMatchLen(re.Sub[0], joined)
+	case syntax.OpStar, syntax.OpPlus:
+		if joined && isSpaceClass(re.Sub[0]) {
+			return 1 // no two spaces in a row
+		}
+		return -1
+	case syntax.OpRepeat:
+		n := maxMatchLen(re.Sub[0], joined)
+		if re.Max < 0 || n < 0 {
+			return -1
+		}
+		return n * re.Max
+	case syntax.OpConcat, syntax.OpAlternate:
+		total := 0
+		for _, sub := range re.Sub {
+			n := maxMatchLen(sub, joined)
+			if n < 0 {
+				return -1
+			}
+			if re.Op == syntax.OpConcat {
+				total += n
+			} else {
+				total = max(total, n)
+			}
+		}
+		return total
+	}
+	return -1
 }

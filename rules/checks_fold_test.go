@@ -57,13 +57,22 @@ var phraseTexts = []string{
 func TestPhraseREExact(t *testing.T) {
 	all := append(append(append(append([]*phraseRE{}, lureREs...), spamREs...), advanceFeeREs...), pumpDumpREs...)
 	for _, s := range phraseTexts {
-		ft := newFoldedText(s)
 		for _, p := range all {
-			if got, want := p.match(ft), p.orig.MatchString(s); got != want {
-				t.Errorf("%q on %q: match %v, (?i) regexp %v (all %q)", p.orig, s, got, want, p.all)
+			in := phraseInput(p, s)
+			if got, want := p.match(newFoldedText(in)), p.orig.MatchString(in); got != want {
+				t.Errorf("%q on %q: match %v, (?i) regexp %v (all %q)", p.orig, in, got, want, p.all)
 			}
 		}
 	}
+}
+
+// phraseInput is s as the regexp gets it: joined by single spaces for
+// the lure, spam and advance-fee phrases (lureCount).
+func phraseInput(p *phraseRE, s string) string {
+	if p.joined {
+		return strings.Join(strings.Fields(s), " ")
+	}
+	return s
 }
 
 func TestPhraseRERequired(t *testing.T) {
@@ -106,52 +115,69 @@ func FuzzPhraseRE(f *testing.F) {
 			t.Fatalf("fold changed the rune count of %q", s)
 		}
 		for _, p := range all {
-			if got, want := p.match(ft), p.orig.MatchString(s); got != want {
-				t.Fatalf("%q on %q: match %v, (?i) regexp %v", p.orig, s, got, want)
+			in := phraseInput(p, s)
+			if got, want := p.match(newFoldedText(in)), p.orig.MatchString(in); got != want {
+				t.Fatalf("%q on %q: match %v, (?i) regexp %v", p.orig, in, got, want)
 			}
 		}
-		for _, c := range []struct {
-			g     *phraseGroup
-			lists [][]*phraseRE
-		}{{lureSpamGroup, [][]*phraseRE{lureREs, spamREs}}, {advanceFeeGroup, [][]*phraseRE{advanceFeeREs}}, {pumpDumpGroup, [][]*phraseRE{pumpDumpREs}}} {
-			got := c.g.count(ft)
-			for k, l := range c.lists {
-				want := 0
-				for _, p := range l {
-					if p.orig.MatchString(s) {
-						want++
-					}
-				}
-				if got[k] != want {
-					t.Fatalf("%q: list %d counts %d, (?i) regexps %d", s, k, got[k], want)
-				}
-			}
-		}
+		checkPhraseGroups(t, s)
 	})
 }
 
 // TestPhraseGroupExact: the one-scan prefilter counts what the (?i)
 // regexps count.
 func TestPhraseGroupExact(t *testing.T) {
-	for _, s := range phraseTexts {
-		ft := newFoldedText(s)
-		for _, c := range []struct {
-			g     *phraseGroup
-			lists [][]*phraseRE
-		}{{lureSpamGroup, [][]*phraseRE{lureREs, spamREs}}, {advanceFeeGroup, [][]*phraseRE{advanceFeeREs}}, {pumpDumpGroup, [][]*phraseRE{pumpDumpREs}}} {
-			got := c.g.count(ft)
-			for k, l := range c.lists {
-				want := 0
-				for _, p := range l {
-					if p.orig.MatchString(s) {
-						want++
-					}
+	for _, s := range withPadded(phraseTexts) {
+		checkPhraseGroups(t, s)
+	}
+	t.Logf("automaton states: %d, %d, %d", len(lureSpamGroup.sc.out), len(advanceFeeGroup.sc.out), len(pumpDumpGroup.sc.out))
+}
+
+// withPadded adds each text amid long filler (so that the regexps run on
+// windows around the literals), and repeated (more literals than
+// maxLitPos).
+func withPadded(texts []string) []string {
+	filler := strings.Repeat(" the quick brown fox jumps over a lazy dog,", 16)
+	out := texts
+	for _, s := range texts {
+		out = append(out, filler+s+filler+s[:len(s)/2]+filler+s[len(s)/2:], strings.Repeat(s+" ", 3*maxLitPos)+filler,
+			strings.Join(strings.Fields(filler+s+filler), " "))
+	}
+	return out
+}
+
+func checkPhraseGroups(t *testing.T, s string) {
+	for _, c := range []struct {
+		g     *phraseGroup
+		lists [][]*phraseRE
+	}{{lureSpamGroup, [][]*phraseRE{lureREs, spamREs}}, {advanceFeeGroup, [][]*phraseRE{advanceFeeREs}}, {pumpDumpGroup, [][]*phraseRE{pumpDumpREs}}} {
+		in := phraseInput(c.lists[0][0], s)
+		got := c.g.count(newFoldedText(in))
+		for k, l := range c.lists {
+			want := 0
+			for _, p := range l {
+				if p.orig.MatchString(in) {
+					want++
 				}
-				if got[k] != want {
-					t.Errorf("%q: list %d counts %d, (?i) regexps %d", s, k, got[k], want)
-				}
+			}
+			if got[k] != want {
+				t.Fatalf("%q: list %d counts %d, (?i) regexps %d", in, k, got[k], want)
 			}
 		}
 	}
-	t.Logf("automaton states: %d, %d, %d", len(lureSpamGroup.sc.out), len(advanceFeeGroup.sc.out), len(pumpDumpGroup.sc.out))
+}
+
+// FuzzPhraseWindows: the same amid filler, where the regexps run on
+// windows around their literals (slower: the (?i) reference is slow).
+func FuzzPhraseWindows(f *testing.F) {
+	for _, s := range phraseTexts {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 1024 {
+			return
+		}
+		padded := withPadded([]string{s})
+		checkPhraseGroups(t, padded[len(padded)-3])
+	})
 }
