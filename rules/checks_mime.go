@@ -495,12 +495,53 @@ func hiddenStyles(s string, max int, fn func(start, end int)) {
 		if o < last {
 			continue
 		}
-		if loc := hiddenStyleAnchRE.FindStringIndex(s[o:]); loc != nil {
+		// a match ends by the quote that closes the attribute value and
+		// names one of the hiding properties before it
+		v := styleValue(s, o)
+		if v == "" || !containsFoldAny(v, "display", "visibility", "font-size") {
+			continue
+		}
+		if loc := hiddenStyleAnchRE.FindStringIndex(v); loc != nil {
 			fn(o, o+loc[1])
 			n++
 			last = o + loc[1]
 		}
 	}
+}
+
+// styleValue returns s from o (where "style" starts) to the quote that
+// closes the attribute value (or to the end of s), "" when no quoted
+// value follows (style\s*=\s*["']).
+func styleValue(s string, o int) string {
+	i := o + len("style")
+	for i < len(s) && isRESpace(s[i]) {
+		i++
+	}
+	if i >= len(s) || s[i] != '=' {
+		return ""
+	}
+	i++
+	for i < len(s) && isRESpace(s[i]) {
+		i++
+	}
+	if i >= len(s) || (s[i] != '"' && s[i] != '\'') {
+		return ""
+	}
+	if q := strings.IndexAny(s[i+1:], `"'`); q >= 0 {
+		return s[o : i+1+q+1]
+	}
+	return s[o:]
+}
+
+// containsFoldAny: s holds one of the lower-case ASCII words, ignoring
+// ASCII case.
+func containsFoldAny(s string, words ...string) bool {
+	for _, w := range words {
+		for range foldIndexes(s, w, 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // foldIndexes yields, in order, every index of the lower-case ASCII word w
