@@ -5,16 +5,12 @@ package filter
 // measures throughput, latency, verdicts and the target's CPU and memory.
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -32,6 +28,7 @@ import (
 	"github.com/emersion/go-milter"
 
 	"github.com/levee-mail/levee/rules"
+	"github.com/levee-mail/levee/rules/eval"
 )
 
 // BenchMessage is one message ready to be replayed to a milter.
@@ -58,47 +55,88 @@ func LoadBenchCorpus(p, envelopeFile string) ([]BenchMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	var (
-		files []benchFile
-		envs  map[string]rules.Envelope
-	)
-	switch {
-	case !st.IsDir() && (strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".tgz")):
-		files, envs, err = readBenchTarGz(p)
-	case !st.IsDir():
-		var data []byte
-		data, err = readBenchFile(p)
-		files = []benchFile{{name: filepath.Base(p), data: data}}
-	default:
-		files, envs, err = readBenchDir(p)
-	}
-	if err != nil {
-		return nil, err
-	}
+	var override map[string]rules.Envelope
 	if envelopeFile != "" {
-		f, err := os.Open(envelopeFile)
+		if override, err = readEnvelopeFile(envelopeFile); err != nil {
+			return nil, err
+		}
+	}
+	var out []BenchMessage
+	add := func(name string, data []byte, env rules.Envelope, hasEnv bool) error {
+		if e, ok := override[name]; ok {
+			env, hasEnv = e, true
+		}
+		m, err := NewBenchMessage(name, data, env, hasEnv)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", p, name, err)
+		}
+		out = append(out, m)
+		return nil
+	}
+	// Corpora are read by rules/eval, as `levee eval` reads them.
+	var corpus eval.Corpus
+	switch {
+	case !st.IsDir() && !strings.HasSuffix(p, ".tar.gz") && !strings.HasSuffix(p, ".tgz"):
+		data, err := readBenchFile(p)
 		if err != nil {
 			return nil, err
 		}
-		envs, err = parseBenchEnvelopes(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", envelopeFile, err)
-		}
+		return out, add(filepath.Base(p), data, rules.Envelope{}, false)
+	case !st.IsDir() || hasCorpusLayout(p):
+		corpus = eval.Corpus{Dir: p}
+	default:
+		corpus = eval.Corpus{Ham: p} // a plain folder of .eml files
 	}
-	if len(files) == 0 {
+	err = eval.Walk(context.Background(), corpus, nil, func(it eval.Item) error {
+		name := it.Name
+		if corpus.Ham != "" { // a plain folder: its .eml files, by their own names
+			if !strings.HasSuffix(strings.ToLower(name), ".eml") {
+				return nil
+			}
+			name = strings.TrimPrefix(name, "ham/")
+		}
+		return add(name, it.Data, it.Env, it.HasEnv)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no messages (want ham/ and spam/, or .eml files)", p)
 	}
-	out := make([]BenchMessage, 0, len(files))
-	for _, f := range files {
-		env, ok := envs[f.name]
-		m, err := NewBenchMessage(f.name, f.data, env, ok)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", p, f.name, err)
-		}
-		out = append(out, m)
-	}
 	return out, nil
+}
+
+func hasCorpusLayout(dir string) bool {
+	for _, sub := range []string{"ham", "spam"} {
+		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// readEnvelopeFile reads an envelope.jsonl given with --envelope.
+func readEnvelopeFile(name string) (map[string]rules.Envelope, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]rules.Envelope{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		l, env, err := eval.ParseEnvelope(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", name, n, err)
+		}
+		out[path.Clean(l.File)] = env
+	}
+	return out, sc.Err()
 }
 
 // NewBenchMessage splits a message file for replay. When hasEnv is false the
@@ -141,11 +179,6 @@ func toCRLF(b []byte) []byte {
 	return out
 }
 
-type benchFile struct {
-	name string // "ham/x.eml" for corpora, the relative path otherwise
-	data []byte
-}
-
 func readBenchFile(p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -153,162 +186,6 @@ func readBenchFile(p string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, maxBenchMessage))
-}
-
-// benchEnvelope is one line of envelope.jsonl.
-type benchEnvelope struct {
-	File       string `json:"file"`
-	ClientIP   string `json:"client_ip"`
-	ClientName string `json:"client_name"`
-	Helo       string `json:"helo"`
-	MailFrom   string `json:"mail_from"`
-	RcptTo     string `json:"rcpt_to"`
-}
-
-func parseBenchEnvelopes(r io.Reader) (map[string]rules.Envelope, error) {
-	out := map[string]rules.Envelope{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var l benchEnvelope
-		if err := json.Unmarshal(line, &l); err != nil {
-			return nil, fmt.Errorf("envelope.jsonl line %d: %w", n, err)
-		}
-		env := rules.Envelope{ClientName: l.ClientName, Helo: l.Helo, MailFrom: l.MailFrom}
-		if l.ClientIP != "" {
-			a, err := netip.ParseAddr(l.ClientIP)
-			if err != nil {
-				return nil, fmt.Errorf("envelope.jsonl line %d: client_ip %q is not an IP address", n, l.ClientIP)
-			}
-			env.ClientIP = a
-		}
-		if l.RcptTo != "" {
-			env.Rcpts = []string{l.RcptTo}
-		}
-		out[path.Clean(l.File)] = env
-	}
-	return out, sc.Err()
-}
-
-// corpusName returns the part of a path from its ham/ or spam/ component on.
-func corpusName(name string) (string, bool) {
-	parts := strings.Split(path.Clean(strings.TrimPrefix(filepath.ToSlash(name), "./")), "/")
-	for i := 0; i < len(parts)-1; i++ {
-		if parts[i] == "ham" || parts[i] == "spam" {
-			return strings.Join(parts[i:], "/"), true
-		}
-	}
-	return "", false
-}
-
-func readBenchDir(dir string) ([]benchFile, map[string]rules.Envelope, error) {
-	var envs map[string]rules.Envelope
-	if f, err := os.Open(filepath.Join(dir, "envelope.jsonl")); err == nil {
-		envs, err = parseBenchEnvelopes(f)
-		f.Close()
-		if err != nil {
-			return nil, nil, err
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, err
-	}
-	corpus := envs != nil
-	for _, sub := range []string{"ham", "spam"} {
-		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
-			corpus = true
-		}
-	}
-	var names []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") && p != dir {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if corpus {
-			if _, ok := corpusName(rel); !ok {
-				return nil
-			}
-		} else if !strings.HasSuffix(strings.ToLower(rel), ".eml") {
-			return nil
-		}
-		names = append(names, rel)
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	sort.Strings(names)
-	files := make([]benchFile, 0, len(names))
-	for _, n := range names {
-		data, err := readBenchFile(filepath.Join(dir, filepath.FromSlash(n)))
-		if err != nil {
-			return nil, nil, err
-		}
-		files = append(files, benchFile{name: n, data: data})
-	}
-	return files, envs, nil
-}
-
-func readBenchTarGz(p string) ([]benchFile, map[string]rules.Envelope, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", p, err)
-	}
-	tr := tar.NewReader(zr)
-	var (
-		files []benchFile
-		envs  map[string]rules.Envelope
-	)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		if path.Base(h.Name) == "envelope.jsonl" {
-			if envs, err = parseBenchEnvelopes(tr); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", p, err)
-			}
-			continue
-		}
-		name, ok := corpusName(h.Name)
-		if !ok || strings.HasPrefix(path.Base(name), ".") {
-			continue
-		}
-		data, err := io.ReadAll(io.LimitReader(tr, maxBenchMessage))
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %s: %w", p, h.Name, err)
-		}
-		files = append(files, benchFile{name: name, data: data})
-	}
-	return files, envs, nil
 }
 
 // BenchOptions say how to load a milter.

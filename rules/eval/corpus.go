@@ -93,32 +93,42 @@ const maxEnvelopeLine = 1 << 20
 // recorded: reverse-DNS checks do not fire); mail_from "" is the null
 // sender; received_at is RFC 3339 or empty.
 func ParseEnvelopeLine(line []byte) (EnvelopeLine, Class, rules.Envelope, error) {
-	var l EnvelopeLine
-	var env rules.Envelope
-	if len(line) > maxEnvelopeLine {
-		return l, Ham, env, errors.New("line too long")
-	}
-	if err := json.Unmarshal(line, &l); err != nil {
+	l, env, err := ParseEnvelope(line)
+	if err != nil {
 		return l, Ham, env, err
-	}
-	if l.File == "" {
-		return l, Ham, env, errors.New(`no "file"`)
 	}
 	c, err := ParseClass(l.Class)
 	if err != nil {
 		return l, Ham, env, err
 	}
+	return l, c, env, nil
+}
+
+// ParseEnvelope parses one line of envelope.jsonl without requiring a
+// label (`levee bench --envelope` takes such lines).
+func ParseEnvelope(line []byte) (EnvelopeLine, rules.Envelope, error) {
+	var l EnvelopeLine
+	var env rules.Envelope
+	if len(line) > maxEnvelopeLine {
+		return l, env, errors.New("line too long")
+	}
+	if err := json.Unmarshal(line, &l); err != nil {
+		return l, env, err
+	}
+	if l.File == "" {
+		return l, env, errors.New(`no "file"`)
+	}
 	if l.ClientIP != "" {
 		a, err := netip.ParseAddr(l.ClientIP)
 		if err != nil {
-			return l, c, env, fmt.Errorf("client_ip %q is not an IP address", l.ClientIP)
+			return l, env, fmt.Errorf("client_ip %q is not an IP address", l.ClientIP)
 		}
 		env.ClientIP = a
 	}
 	if l.ReceivedAt != "" {
 		t, err := time.Parse(time.RFC3339, l.ReceivedAt)
 		if err != nil {
-			return l, c, env, fmt.Errorf("received_at %q is not RFC 3339", l.ReceivedAt)
+			return l, env, fmt.Errorf("received_at %q is not RFC 3339", l.ReceivedAt)
 		}
 		env.Time = t
 	}
@@ -128,7 +138,7 @@ func ParseEnvelopeLine(line []byte) (EnvelopeLine, Class, rules.Envelope, error)
 	if l.RcptTo != "" {
 		env.Rcpts = []string{l.RcptTo}
 	}
-	return l, c, env, nil
+	return l, env, nil
 }
 
 // envelopeIndex maps corpus file names ("ham/x.eml") to their line.
