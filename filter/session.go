@@ -44,6 +44,7 @@ type connState struct {
 	bodySize  int64
 	limit     int64
 	engine    *rules.Engine
+	msg       *rules.Message // built at end of header, completed at end of message
 	dns       *dnsbl.Session
 	panicked  bool
 	started   time.Time
@@ -108,6 +109,7 @@ func (st *connState) resetMessage() {
 	st.reserved = 0
 	st.bodySize = 0
 	st.dns = nil
+	st.msg = nil
 	st.panicked = false
 	st.engine = nil
 }
@@ -218,10 +220,14 @@ func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (milter.Re
 	st := b.st
 	defer st.recoverPanic("eoh")
 	st.takeMacros(m, false)
+	// The header is complete: the message is built once, here, and gets
+	// its body at end of message, so the header views (field index,
+	// Received hops) are not parsed twice.
+	st.msg = rules.NewMessage(st.envelope(), st.fields, nil, 0)
 	if st.dns != nil {
 		// From and Reply-To domains and the last untrusted relay are known
 		// now: look them up while the body arrives.
-		st.engine.StartHeaderDNS(rules.NewMessage(st.envelope(), st.fields, nil, 0), st.dns)
+		st.engine.StartHeaderDNS(st.msg, st.dns)
 	}
 	return milter.RespContinue, nil
 }
@@ -288,7 +294,12 @@ func (b *backend) Body(m *milter.Modifier) (resp milter.Response, err error) {
 		return st.panicResponse(), nil
 	}
 	env := st.envelope()
-	msg := rules.NewMessage(env, st.fields, st.joinBody(), st.bodySize)
+	msg := st.msg
+	if msg == nil { // no end-of-header event
+		msg = rules.NewMessage(env, st.fields, nil, 0)
+	}
+	msg.Env = env // EOM macros (queue id) arrive late
+	msg.SetBody(st.joinBody(), st.bodySize)
 	ctx, cancel := context.WithTimeout(context.Background(), st.engine.Config().DNS.Deadline+time.Second)
 	defer cancel()
 	v := st.engine.Judge(ctx, msg, st.dns)

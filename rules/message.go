@@ -106,6 +106,15 @@ func NewMessage(env Envelope, fields []Field, body []byte, bodySize int64) *Mess
 	return m
 }
 
+// SetBody gives a message built from its header alone (at end of header,
+// when the header-name lookups start) its body, so that what was derived
+// from the header is not derived again. Call it before any body view
+// (Parts, Text, URLHosts) is used.
+func (m *Message) SetBody(body []byte, bodySize int64) {
+	m.Body, m.BodySize = body, bodySize
+	m.Truncated = int64(len(body)) < bodySize
+}
+
 // DefaultScanLimit is the default number of body bytes kept for judgement.
 const DefaultScanLimit = 1 << 20
 
