@@ -212,7 +212,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.DNS.Validate(); err != nil {
-		return fmt.Errorf("dns: %w", err)
+		return err // already says dns:
 	}
 	if err := c.DNSBL.Validate(); err != nil {
 		return fmt.Errorf("dnsbl: %w", err)

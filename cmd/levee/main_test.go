@@ -93,6 +93,9 @@ func TestConfigStrict(t *testing.T) {
 		{"unknown score", "scores:\n  NO_SUCH: 1\n", []string{"NO_SUCH"}},
 		{"bad cidr", "trusted_networks: [10.0.0.0/33]\n", []string{"trusted_networks"}},
 		{"bad socket mode", "socket_mode: \"999\"\n", []string{"socket_mode"}},
+		{"bad dns timeout", "dns:\n  timeout: -1s\n", []string{"dns: timeout"}},
+		{"bad list kind", "dnsbl:\n  lists:\n    - {name: x, zone: x.test, kind: ipp, answers: [{match: 127.0.0.2, rule: X, score: 1}]}\n", []string{"list x", "kind"}},
+		{"bad answer match", "dnsbl:\n  lists:\n    - {name: x, zone: x.test, kind: ip, answers: [{match: \"bitmask:zz\", rule: X, score: 1}]}\n", []string{"answers[0].match"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
