@@ -49,6 +49,12 @@ type Config struct {
 	// beyond that, up to scan_limit, it draws on this budget, and a message
 	// that finds it spent is judged on what it kept.
 	BodyMemory rules.Size `yaml:"body_memory"`
+	// AlwaysReply makes levee answer every event, as go-milter does,
+	// instead of asking the MTA not to wait for its "continue" to connect,
+	// HELO, MAIL FROM, each header field, end of header and body chunks
+	// (the MTA must offer that: Postfix and Sendmail 8.14+ do). Off by
+	// default; for debugging the protocol.
+	AlwaysReply bool `yaml:"always_reply"`
 }
 
 // freeBody is what every message keeps whatever the budget.
@@ -171,9 +177,11 @@ func (s *Server) SetEngine(e *rules.Engine) { s.engine.Store(e) }
 // Engine returns the current engine.
 func (s *Server) Engine() *rules.Engine { return s.engine.Load() }
 
-// Actions levee may ask of the MTA. No OptNo*Reply protocol flags are ever
-// set: go-milter v0.5.0 advertises them but answers every event anyway,
-// which would desynchronise the stream.
+// Actions levee may ask of the MTA. go-milter is given no OptNo*Reply
+// protocol flags: v0.5.0 advertises them but answers every event anyway,
+// which would desynchronise the stream. levee's connection layer
+// (trackedConn, conn.go) negotiates them itself and holds those answers
+// back.
 const (
 	actions  = milter.OptAddHeader | milter.OptChangeHeader | milter.OptQuarantine
 	protocol = milter.OptProtocol(0)
@@ -217,7 +225,10 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 func (s *Server) serveConn(c net.Conn) {
-	tc := &trackedConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10), idle: s.Config.IdleTimeout}
+	tc := &trackedConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10), idle: s.Config.IdleTimeout, want: skipEvents}
+	if !s.Config.AlwaysReply {
+		tc.want |= noReplyEvents
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -273,83 +284,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
-}
-
-// trackedConn buffers reads (go-milter reads each 4-byte length and each
-// packet straight from the socket) and writes (sent when levee next waits
-// for the MTA), applies an idle timeout and reports its close once.
-type trackedConn struct {
-	net.Conn
-	r       *bufio.Reader
-	w       []byte // written, not yet sent
-	idle    time.Duration
-	once    sync.Once
-	onClose func()
-}
-
-func (c *trackedConn) Read(p []byte) (int, error) {
-	// The milter protocol is request and reply: before waiting for the
-	// MTA's next command, everything written must be on its way.
-	if err := c.flush(); err != nil {
-		return 0, err
-	}
-	if c.idle > 0 && c.r.Buffered() == 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-	}
-	return c.r.Read(p)
-}
-
-// Write collects what go-milter writes (one write per packet: the header
-// changes at end of message come as several) until the next Read.
-func (c *trackedConn) Write(p []byte) (int, error) {
-	c.w = append(c.w, p...)
-	if len(c.w) >= 64<<10 {
-		if err := c.flush(); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
-}
-
-func (c *trackedConn) flush() error {
-	if len(c.w) == 0 {
-		return nil
-	}
-	_, err := c.Conn.Write(c.w)
-	c.w = c.w[:0]
-	return err
-}
-
-func (c *trackedConn) Close() error {
-	c.flush()
-	err := c.Conn.Close()
-	c.once.Do(func() {
-		if c.onClose != nil {
-			c.onClose()
-		}
-	})
-	return err
-}
-
-// oneConnListener hands out one connection, then reports itself closed.
-type oneConnListener struct {
-	mu   sync.Mutex
-	c    net.Conn
-	done bool
-}
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.done || l.c == nil {
-		return nil, net.ErrClosed
-	}
-	c := l.c
-	l.c = nil
-	return c, nil
-}
-
-func (l *oneConnListener) Close() error { l.mu.Lock(); l.done = true; l.mu.Unlock(); return nil }
-func (l *oneConnListener) Addr() net.Addr {
-	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
 }

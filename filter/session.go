@@ -31,6 +31,9 @@ type connState struct {
 	addr     netip.Addr
 	helo     string
 	connMacs map[string]string // macros of the connect and HELO stages
+	// connPanicked: a panic at connect or HELO; every message of the
+	// connection then gets the on_panic verdict (what is known is not sure)
+	connPanicked bool
 
 	// message level; reset at MAIL FROM and at ABORT
 	msgMacs   map[string]string // macros of MAIL, RCPT, DATA, EOH, EOM
@@ -128,16 +131,25 @@ func (st *connState) envelope() rules.Envelope {
 	}
 }
 
-// recoverPanic turns a panic in levee's own code into a logged error; the
-// message then gets the on_panic verdict at end of message.
-func (st *connState) recoverPanic(stage string) {
+// recoverPanic turns a panic in levee's own code into a logged error and a
+// "continue" (the MTA may not even read a reply to this event); the message
+// then gets the on_panic verdict at end of message.
+func (st *connState) recoverPanic(stage string, resp *milter.Response) {
 	if v := recover(); v != nil {
+		*resp = milter.RespContinue
 		st.panicked = true
+		if stage == "connect" || stage == "helo" {
+			st.connPanicked = true
+		}
 		st.srv.Observer.Panic()
 		st.log.Error("panic while handling message", "stage", stage, "panic", fmt.Sprint(v),
 			"queue_id", st.macro("i"), "client_ip", st.addr.String(), "stack", string(debug.Stack()))
 	}
 }
+
+// testHook, when a test sets it, runs at the start of each event handler
+// (after its panic recovery is in place).
+var testHook func(stage string)
 
 // backend is the object go-milter calls; it only forwards to connState.
 type backend struct{ st *connState }
@@ -146,7 +158,10 @@ var _ milter.Milter = (*backend)(nil)
 
 func (b *backend) Connect(host, family string, port uint16, addr net.IP, m *milter.Modifier) (resp milter.Response, err error) {
 	st := b.st
-	defer st.recoverPanic("connect")
+	defer st.recoverPanic("connect", &resp)
+	if testHook != nil {
+		testHook("connect")
+	}
 	st.takeMacros(m, true)
 	st.host = host
 	if a, ok := netip.AddrFromSlice(addr); ok {
@@ -158,20 +173,26 @@ func (b *backend) Connect(host, family string, port uint16, addr net.IP, m *milt
 	return milter.RespContinue, nil
 }
 
-func (b *backend) Helo(name string, m *milter.Modifier) (milter.Response, error) {
+func (b *backend) Helo(name string, m *milter.Modifier) (resp milter.Response, err error) {
 	st := b.st
-	defer st.recoverPanic("helo")
+	defer st.recoverPanic("helo", &resp)
+	if testHook != nil {
+		testHook("helo")
+	}
 	st.takeMacros(m, true)
 	st.helo = name
 	return milter.RespContinue, nil
 }
 
-func (b *backend) MailFrom(from string, m *milter.Modifier) (milter.Response, error) {
+func (b *backend) MailFrom(from string, m *milter.Modifier) (resp milter.Response, err error) {
 	st := b.st
 	// A new message starts here even when the MTA sent no ABORT after the
 	// last one (Sendmail): drop everything of the previous message.
 	st.resetMessage()
-	defer st.recoverPanic("mail")
+	defer st.recoverPanic("mail", &resp)
+	if testHook != nil {
+		testHook("mail")
+	}
 	st.takeMacros(m, false)
 	st.from = from
 	st.inMessage = true
@@ -185,9 +206,12 @@ func (b *backend) MailFrom(from string, m *milter.Modifier) (milter.Response, er
 	return milter.RespContinue, nil
 }
 
-func (b *backend) RcptTo(rcpt string, m *milter.Modifier) (milter.Response, error) {
+func (b *backend) RcptTo(rcpt string, m *milter.Modifier) (resp milter.Response, err error) {
 	st := b.st
-	defer st.recoverPanic("rcpt")
+	defer st.recoverPanic("rcpt", &resp)
+	if testHook != nil {
+		testHook("rcpt")
+	}
 	st.takeMacros(m, false)
 	if st.dns != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), st.engine.Config().DNS.Deadline+time.Second)
@@ -206,9 +230,12 @@ func (b *backend) RcptTo(rcpt string, m *milter.Modifier) (milter.Response, erro
 	return milter.RespContinue, nil
 }
 
-func (b *backend) Header(name, value string, m *milter.Modifier) (milter.Response, error) {
+func (b *backend) Header(name, value string, m *milter.Modifier) (resp milter.Response, err error) {
 	st := b.st
-	defer st.recoverPanic("header")
+	defer st.recoverPanic("header", &resp)
+	if testHook != nil {
+		testHook("header")
+	}
 	st.takeMacros(m, false)
 	// Collected here, in arrival order; go-milter's own map loses the order
 	// and piles up across messages without ABORT.
@@ -216,9 +243,12 @@ func (b *backend) Header(name, value string, m *milter.Modifier) (milter.Respons
 	return milter.RespContinue, nil
 }
 
-func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (milter.Response, error) {
+func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (resp milter.Response, err error) {
 	st := b.st
-	defer st.recoverPanic("eoh")
+	defer st.recoverPanic("eoh", &resp)
+	if testHook != nil {
+		testHook("eoh")
+	}
 	st.takeMacros(m, false)
 	// The header is complete: the message is built once, here, and gets
 	// its body at end of message, so the header views (field index,
@@ -232,9 +262,12 @@ func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (milter.Re
 	return milter.RespContinue, nil
 }
 
-func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (milter.Response, error) {
+func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (resp milter.Response, err error) {
 	st := b.st
-	defer st.recoverPanic("body")
+	defer st.recoverPanic("body", &resp)
+	if testHook != nil {
+		testHook("body")
+	}
 	st.takeMacros(m, false)
 	st.bodySize += int64(len(chunk))
 	room := st.limit - st.kept
@@ -290,7 +323,7 @@ func (b *backend) Body(m *milter.Modifier) (resp milter.Response, err error) {
 			resp, err = st.panicResponse(), nil
 		}
 	}()
-	if st.panicked || st.engine == nil {
+	if st.panicked || st.connPanicked || st.engine == nil {
 		return st.panicResponse(), nil
 	}
 	env := st.envelope()

@@ -134,10 +134,12 @@ func TestHeadersResetWithoutAbort(t *testing.T) {
 	}
 }
 
-// The server must never claim OptNo*Reply: go-milter answers every event
-// anyway, which would desynchronise the stream. Negotiate by hand as a v6
-// MTA offering every flag (Postfix does) and read the server's masks.
-func TestNoReplyFlagsNeverNegotiated(t *testing.T) {
+// go-milter must never be given OptNo*Reply: it answers every event anyway,
+// which would desynchronise the stream. levee's connection layer agrees on
+// exactly the no-reply flags of the events it always passes (never RCPT,
+// where early rejects come) and holds go-milter's answers back. Negotiate
+// by hand as a v6 MTA offering every flag (Postfix does) and read the masks.
+func TestNoReplyFlagsNegotiatedByLevee(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
 	network, address, _ := ParseAddr(h.addr)
 	c, err := net.Dial(network, address)
@@ -165,8 +167,12 @@ func TestNoReplyFlagsNeverNegotiated(t *testing.T) {
 	proto := milter.OptProtocol(binary.BigEndian.Uint32(body[8:]))
 	noReply := milter.OptNoConnReply | milter.OptNoHeloReply | milter.OptNoMailReply | milter.OptNoRcptReply |
 		milter.OptNoDataReply | milter.OptNoUnknownReply | milter.OptNoEOHReply | milter.OptNoBodyReply | milter.OptNoHeaderReply
-	if proto&noReply != 0 {
+	if proto&noReply != milter.OptNoConnReply|milter.OptNoHeloReply|milter.OptNoMailReply|milter.OptNoHeaderReply|
+		milter.OptNoEOHReply|milter.OptNoBodyReply {
 		t.Fatalf("server negotiated no-reply flags %#x", proto&noReply)
+	}
+	if proto&(milter.OptNoUnknown|milter.OptNoData) != milter.OptNoUnknown|milter.OptNoData {
+		t.Errorf("server did not ask to skip unknown commands and DATA: %#x", proto)
 	}
 	if version != 2 {
 		t.Errorf("protocol version %d: the docs say go-milter v0.5.0 speaks 2", version)
