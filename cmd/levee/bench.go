@@ -68,6 +68,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cpuPID := fs.String("cpu-pid", "", "PID[,PID...] of the target: its CPU (with children) and, for --hold, its RSS")
 	timeout := fs.Duration("timeout", 60*time.Second, "per read and write")
 	tls := fs.Bool("tls", false, "send Postfix's TLS macros at HELO")
+	plain := fs.Bool("plain", false, "offer no protocol flags (the milter answers every event) instead of Postfix's")
 	order := fs.String("order", "mixed", "message order: mixed (interleaved: any -n samples the whole corpus) or corpus")
 	hold := fs.Int("hold", 0, "open this many sessions mid-message and read the target's RSS")
 	holdSize := fs.String("hold-size", "10MiB", "with --hold: the body size (half of it is sent)")
@@ -144,7 +145,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !*asJSON {
 		fmt.Fprintf(stderr, "loaded %d messages in %s\n", len(msgs), time.Since(t0).Round(time.Millisecond))
 	}
-	opt := filter.BenchOptions{Concurrency: *conc, N: *n, Reuse: *reuse, Warmup: *warmup, Timeout: *timeout, TLS: *tls, Mixed: *order == "mixed"}
+	opt := filter.BenchOptions{Concurrency: *conc, N: *n, Reuse: *reuse, Warmup: *warmup, Timeout: *timeout, TLS: *tls, Plain: *plain, Mixed: *order == "mixed"}
 
 	type row struct {
 		Name string              `json:"name"`
