@@ -690,12 +690,13 @@ func unfilledTemplate(m *Message) bool {
 		if v == "" {
 			continue
 		}
-		if templateRE.MatchString(v) {
+		// every match of templateRE holds "{" or "%"
+		if strings.ContainsAny(v, "{%") && templateRE.MatchString(v) {
 			return true
 		}
 		// __x__ is also a Python name in subjects ("__init__"); in
 		// addresses and identifiers it is a placeholder
-		if n != "Subject" && n != "Content-Type" && templateAddrRE.MatchString(v) {
+		if n != "Subject" && n != "Content-Type" && strings.Contains(v, "__") && templateAddrRE.MatchString(v) {
 			return true
 		}
 		if n == "Content-Type" && strings.Contains(v, "__DynTag") {

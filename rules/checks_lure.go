@@ -75,8 +75,22 @@ var (
 	pumpDumpGroup   = newPhraseGroup(pumpDumpREs)
 )
 
+// hasInvisibleLead reports whether s holds a byte that starts the UTF-8 of
+// one of the invisible characters of stripInvisible (U+00AD: C2, U+034F:
+// CD, U+200B-U+2060: E2, U+FEFF: EF). Most text has none, and this byte
+// scan is far cheaper than ContainsAny's rune by rune one.
+func hasInvisibleLead(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case 0xc2, 0xcd, 0xe2, 0xef:
+			return true
+		}
+	}
+	return false
+}
+
 func stripInvisible(s string) string {
-	if !strings.ContainsAny(s, "\u200b\u200c\u200d\u2060\u00ad\u034f\ufeff") {
+	if !hasInvisibleLead(s) || !strings.ContainsAny(s, "\u200b\u200c\u200d\u2060\u00ad\u034f\ufeff") {
 		return s
 	}
 	return strings.Map(func(r rune) rune {

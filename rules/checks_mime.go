@@ -501,12 +501,105 @@ func hiddenStyles(s string, max int, fn func(start, end int)) {
 		if v == "" || !containsFoldAny(v, "display", "visibility", "font-size") {
 			continue
 		}
-		if loc := hiddenStyleAnchRE.FindStringIndex(v); loc != nil {
-			fn(o, o+loc[1])
+		if end := hiddenStyleEnd(v); end >= 0 {
+			fn(o, o+end)
 			n++
-			last = o + loc[1]
+			last = o + end
 		}
 	}
+}
+
+// hiddenStyleEnd is hiddenStyleAnchRE.FindStringIndex(v)[1] (-1: no
+// match) for a v without U+017F, without the regexp: the value's
+// [^"']* is greedy, so the match names the last hiding property that
+// starts before the value's first quote.
+func hiddenStyleEnd(v string) int {
+	i := len("style")
+	if len(v) < i || !strings.EqualFold(v[:i], "style") {
+		return -1
+	}
+	i = skipRESpace(v, i)
+	if i >= len(v) || v[i] != '=' {
+		return -1
+	}
+	i = skipRESpace(v, i+1)
+	if i >= len(v) || (v[i] != '"' && v[i] != '\'') {
+		return -1
+	}
+	b := i + 1
+	q := strings.IndexAny(v[b:], `"'`)
+	if q < 0 {
+		q = len(v)
+	} else {
+		q += b
+	}
+	for p := q - 1; p >= b; p-- {
+		if e := hidingPropEnd(v, p); e >= 0 {
+			return e
+		}
+	}
+	return -1
+}
+
+// hidingPropEnd matches display\s*:\s*none | visibility\s*:\s*hidden |
+// font-size\s*:\s*0(?:px|pt|em)?\s*[;"'] (any case) at v[p:].
+func hidingPropEnd(v string, p int) int {
+	prop := func(name, value string) int {
+		if !hasPrefixFold(v[p:], name) {
+			return -1
+		}
+		i := skipRESpace(v, p+len(name))
+		if i >= len(v) || v[i] != ':' {
+			return -1
+		}
+		i = skipRESpace(v, i+1)
+		if value != "" {
+			if !hasPrefixFold(v[i:], value) {
+				return -1
+			}
+			return i + len(value)
+		}
+		return i
+	}
+	switch v[p] | 0x20 {
+	case 'd':
+		return prop("display", "none")
+	case 'v':
+		return prop("visibility", "hidden")
+	case 'f':
+		i := prop("font-size", "")
+		if i < 0 || i >= len(v) || v[i] != '0' {
+			return -1
+		}
+		i++
+		end := func(j int) int {
+			j = skipRESpace(v, j)
+			if j < len(v) && (v[j] == ';' || v[j] == '"' || v[j] == '\'') {
+				return j + 1
+			}
+			return -1
+		}
+		for _, u := range [...]string{"px", "pt", "em"} {
+			if hasPrefixFold(v[i:], u) {
+				if e := end(i + 2); e >= 0 {
+					return e
+				}
+			}
+		}
+		return end(i)
+	}
+	return -1
+}
+
+func skipRESpace(s string, i int) int {
+	for i < len(s) && isRESpace(s[i]) {
+		i++
+	}
+	return i
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // styleValue returns s from o (where "style" starts) to the quote that

@@ -118,3 +118,31 @@ func TestLinkScanBounded(t *testing.T) {
 		t.Errorf("links = %d, want the cap %d", n, maxLinks)
 	}
 }
+
+// attrValue and bareURLs are the regexps they replace, without them.
+func FuzzAttrValue(f *testing.F) {
+	for _, s := range []string{`a href="http://x.example/"`, `img SRC = 'y'`, `form action=z>`, `a data-href="q" href=x`,
+		`a href="unclosed`, `a href= >`, `a xhref=1 src=2`, "a href=\"\u017f\"", "a \u017frc=3", `a href=`, `href="" src=1`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tag string) {
+		v, ok := attrValue(tag)
+		sm := hrefAttrRE.FindStringSubmatch(tag)
+		if ok != (sm != nil) || (ok && v != sm[1]+sm[2]+sm[3]) {
+			t.Fatalf("attrValue(%q) = %q %v, regexp %q", tag, v, ok, sm)
+		}
+	})
+}
+
+func FuzzBareURLs(f *testing.F) {
+	for _, s := range []string{"see http://a.example/x and HTTPS://b.example.", "xhttp://no http://", "(http://c.example/)",
+		"http://\u017f https://d", "httpS://e'f", "https//g http:/h", "\thttp://i\nhttp://j"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, want := bareURLs(s, 100), bareURLRE.FindAllString(s, 100)
+		if strings.Join(got, "\x00") != strings.Join(want, "\x00") || len(got) != len(want) {
+			t.Fatalf("bareURLs(%q) = %q, regexp %q", s, got, want)
+		}
+	})
+}
