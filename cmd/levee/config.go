@@ -25,7 +25,8 @@ type Config struct {
 	// MemoryLimit is the Go runtime's soft memory limit for `levee serve`
 	// (debug.SetMemoryLimit): near it the garbage collector works harder.
 	// It is not a hard cap. 0 turns it off; the GOMEMLIMIT environment
-	// variable, when set, wins.
+	// variable, when set, wins. Under the limit, serve collects garbage at
+	// GOGC=400 (the GOGC variable wins): cheaper, and the limit bounds it.
 	MemoryLimit rules.Size `yaml:"memory_limit"`
 }
 

@@ -14,7 +14,7 @@ import (
 const (
 	DefaultTimeout        = 2 * time.Second
 	DefaultDeadline       = 5 * time.Second // well below Postfix's milter_command_timeout (30s)
-	DefaultCacheSize      = 10000
+	DefaultCacheSize      = 50000
 	DefaultMinTTL         = time.Minute
 	DefaultMaxTTL         = time.Hour
 	DefaultBackoff        = 5 * time.Minute // SpamAssassin dns_block_time 300
@@ -34,7 +34,8 @@ type ResolverConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Deadline bounds all lookups of one verdict (default 5s).
 	Deadline time.Duration `yaml:"deadline"`
-	// CacheSize is the number of cached answers (default 10000, negative: no cache).
+	// CacheSize is the number of cached answers (default 50000, about 12 MB
+	// at most; negative: no cache).
 	CacheSize int `yaml:"cache_size"`
 	// MinTTL and MaxTTL clamp the TTL of cached answers, negative
 	// answers included (defaults 1m and 1h).
