@@ -218,16 +218,17 @@ func TestBenchLevee(t *testing.T) {
 		name           string
 		conc, n, reuse int
 		warmup         int
-		mixed          bool
+		mixed, plain   bool
 	}{
-		{"one per connection", 1, 4, 1, 0, false},
-		{"reused connections", 2, 12, 5, 0, false},
-		{"after warm-up", 3, 8, 1, 4, false},
-		{"mixed order", 2, 8, 2, 0, true},
+		{"one per connection", 1, 4, 1, 0, false, false},
+		{"reused connections", 2, 12, 5, 0, false, false},
+		{"after warm-up", 3, 8, 1, 4, false, false},
+		{"mixed order", 2, 8, 2, 0, true, false},
+		{"plain protocol, reused connections", 2, 12, 5, 0, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := Bench(context.Background(), msgs, BenchOptions{Addr: addr, Concurrency: tc.conc, N: tc.n,
-				Reuse: tc.reuse, Warmup: tc.warmup, Mixed: tc.mixed, Timeout: 10 * time.Second, CPUPIDs: []int{os.Getpid()}})
+				Reuse: tc.reuse, Warmup: tc.warmup, Mixed: tc.mixed, Plain: tc.plain, Timeout: 10 * time.Second, CPUPIDs: []int{os.Getpid()}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,7 +2,10 @@ package filter
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
+	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -70,6 +73,7 @@ type trackedConn struct {
 	// got is what was agreed: want & what the MTA offered.
 	got milter.OptProtocol
 	in  packetTracker
+	log *slog.Logger // debug: the negotiation
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
@@ -139,6 +143,10 @@ func (c *trackedConn) negotiate() {
 	c.got = c.want & c.in.offered
 	flags := binary.BigEndian.Uint32(c.w[flagsAt:])
 	binary.BigEndian.PutUint32(c.w[flagsAt:], flags|uint32(c.got))
+	if c.log != nil && c.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.log.Debug("milter negotiation", "mta_version", c.in.version, "mta_flags", fmt.Sprintf("%#x", uint32(c.in.offered)),
+			"agreed", fmt.Sprintf("%#x", uint32(c.got)))
+	}
 }
 
 func (c *trackedConn) Close() error {
@@ -161,6 +169,7 @@ type packetTracker struct {
 	want    int              // bytes of hdr to fill for this packet
 	left    uint32           // bytes of this packet not yet seen past hdr
 	last    byte             // code of the last complete packet
+	version uint32           // of the MTA's option negotiation
 	offered milter.OptProtocol
 }
 
@@ -191,6 +200,7 @@ func (t *packetTracker) feed(b []byte) {
 				}
 			}
 			if t.hdr[4] == byte(milter.CodeOptNeg) && t.have == 5+12 {
+				t.version = binary.BigEndian.Uint32(t.hdr[5:9])
 				t.offered = milter.OptProtocol(binary.BigEndian.Uint32(t.hdr[13:17]))
 			}
 		}

@@ -225,7 +225,7 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 func (s *Server) serveConn(c net.Conn) {
-	tc := &trackedConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10), idle: s.Config.IdleTimeout, want: skipEvents}
+	tc := &trackedConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10), idle: s.Config.IdleTimeout, want: skipEvents, log: s.Logger}
 	if !s.Config.AlwaysReply {
 		tc.want |= noReplyEvents
 	}

@@ -27,13 +27,18 @@ const benchUsage = `usage: levee bench --addr inet:HOST:PORT|unix:PATH [flags] C
 
 Plays Postfix's side of the milter protocol against any milter (levee,
 rspamd, spamass-milter...): per message a connection (or --reuse K messages
-per connection), Postfix's default macros, CONNECT with the envelope's
-client IP and name, HELO, MAIL, RCPT, the header, the body in 64 KiB chunks,
-end of message. Reports msgs/s, latency p50/p90/p99/max (dial to the
-end-of-message reply), the verdicts (accept, tagged = X-Spam-Flag: YES
-added, quarantine, reject = 5xx, tempfail = 4xx, discard) and errors; with
---cpu-pid the CPU seconds of that process and its children
-(/proc/PID/stat) and msgs per CPU-second.
+per connection), negotiation as Postfix does it (version 6 offering all of
+its event flags; the milter picks which events it gets and which it
+answers), Postfix's default macros, CONNECT with the envelope's client IP
+and name, HELO, MAIL, RCPT, DATA, the header, the body in 64 KiB chunks,
+end of message; what the milter need not answer is sent without waiting,
+as Postfix does. --plain offers no flags: every event is answered.
+
+Reports msgs/s, latency p50/p90/p99/max (dial to the end-of-message
+reply), the verdicts (accept, tagged = X-Spam-Flag: YES added, quarantine,
+reject = 5xx, tempfail = 4xx, discard) and errors; with --cpu-pid the CPU
+seconds of that process and its children (/proc/PID/stat) and msgs per
+CPU-second.
 
 CORPUS: a directory or .tar.gz with ham/, spam/ and envelope.jsonl, a
 directory of .eml files or one message file; it is loaded into memory first.

@@ -396,6 +396,12 @@ func TestE2EPostfixClean(t *testing.T) {
 	if m.From != "alice@example.com" || len(m.Rcpts) != 1 || m.Rcpts[0] != "bob@example.org" {
 		t.Errorf("envelope %q %q", m.From, m.Rcpts)
 	}
+	// Postfix (milter_protocol = 6) took levee's no-reply flags: connect,
+	// HELO, MAIL, header, EOH and body answers are not awaited, DATA and
+	// unknown commands are not sent. Every test here runs that way.
+	if log := p.main.log.String(); !strings.Contains(log, "agreed=0xc7380") {
+		t.Errorf("no negotiation of the no-reply flags in levee's log:\n%s", tail(log, 20))
+	}
 }
 
 func TestE2EPostfixTagAndSubject(t *testing.T) {

@@ -296,4 +296,9 @@ func TestE2ESendmail(t *testing.T) {
 	if n := strings.Count(s.levee.log.String(), "msg=message "); n != 4 {
 		t.Errorf("levee judged %d messages, want 4", n)
 	}
+	// Sendmail 8.17 offers the no-reply flags too (and asks a version-2
+	// milter for no DATA and no unknown commands itself).
+	if log := s.levee.log.String(); !strings.Contains(log, "agreed=0xc7") {
+		t.Errorf("no negotiation of the no-reply flags in levee's log:\n%s", tail(log, 20))
+	}
 }
