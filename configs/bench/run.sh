@@ -14,7 +14,8 @@
 #   3. --hold 200: RSS with 200 sessions in the middle of a 10 MiB message.
 # Needs rbldnsd (apt-get install rbldnsd) and python3. Nothing leaves
 # 127.0.0.1. N=3000 messages per run by default; C1=0, C8=0, HOLD=0 skip
-# runs; KEEP=1 keeps the work directory (levee.log, zones).
+# runs; KEEP=1 keeps the work directory (levee.log, zones); PROFILE=FILE
+# writes a CPU profile of levee serve (go tool pprof FILE).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 corpus=${1:-../shared/corpus/dev.tar.gz}
@@ -78,7 +79,7 @@ dns:
   servers: ["127.0.0.1:$dns_port"]
 EOF
 "$work/levee" config check "$work/levee.yaml" >/dev/null
-"$work/levee" serve --config "$work/levee.yaml" 2>"$work/levee.log" &
+"$work/levee" serve --config "$work/levee.yaml" ${PROFILE:+--cpuprofile "$PROFILE"} 2>"$work/levee.log" &
 P=$!
 pids+=($P)
 sleep 1
