@@ -156,8 +156,21 @@ func (c *trackedConn) Close() error {
 		if c.onClose != nil {
 			c.onClose()
 		}
+		// go-milter reads nothing after closing its connection
+		c.r.Reset(nil)
+		readers.Put(c.r)
 	})
 	return err
+}
+
+// readers recycles the connections' read buffers (one connection per
+// message is the common case).
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+func newReader(c net.Conn) *bufio.Reader {
+	r := readers.Get().(*bufio.Reader)
+	r.Reset(c)
+	return r
 }
 
 // packetTracker follows the milter packets in a byte stream, whatever the

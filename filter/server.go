@@ -11,7 +11,6 @@
 package filter
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -225,7 +224,7 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 func (s *Server) serveConn(c net.Conn) {
-	tc := &trackedConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10), idle: s.Config.IdleTimeout, want: skipEvents, log: s.Logger}
+	tc := &trackedConn{Conn: c, r: newReader(c), idle: s.Config.IdleTimeout, want: skipEvents, log: s.Logger}
 	if !s.Config.AlwaysReply {
 		tc.want |= noReplyEvents
 	}
@@ -240,6 +239,7 @@ func (s *Server) serveConn(c net.Conn) {
 	s.mu.Unlock()
 	s.Observer.SessionStart()
 	st := newConnState(s)
+	st.conn = tc
 	tc.onClose = func() {
 		// runs on the session goroutine (go-milter closes the conn when
 		// its loop ends): give back a message's body budget

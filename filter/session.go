@@ -23,8 +23,9 @@ import (
 // replaces after any final response, so client IP, HELO and sender survive
 // those replacements.
 type connState struct {
-	srv *Server
-	log *slog.Logger
+	srv  *Server
+	log  *slog.Logger
+	conn *trackedConn // nil in tests that drive a backend directly
 
 	// connection level
 	host     string // client name as the MTA reports it ("[ip]" when unknown)
@@ -156,6 +157,16 @@ type backend struct{ st *connState }
 
 var _ milter.Milter = (*backend)(nil)
 
+// pass is the answer to an event levee always lets pass: "continue", or
+// nothing when the MTA agreed not to wait for it. go-milter then writes no
+// packet (it allocates a 4 KiB buffer for every packet it writes).
+func (st *connState) pass(code milter.Code) milter.Response {
+	if st.conn != nil && st.conn.got&noReplyFlag[code] != 0 {
+		return nil
+	}
+	return milter.RespContinue
+}
+
 func (b *backend) Connect(host, family string, port uint16, addr net.IP, m *milter.Modifier) (resp milter.Response, err error) {
 	st := b.st
 	defer st.recoverPanic("connect", &resp)
@@ -170,7 +181,7 @@ func (b *backend) Connect(host, family string, port uint16, addr net.IP, m *milt
 	if e := st.srv.Engine(); e != nil && st.addr.IsValid() && e.DNSBL() != nil {
 		e.DNSBL().Prefetch(st.addr) // IP lookups start now, are collected at the verdict
 	}
-	return milter.RespContinue, nil
+	return st.pass(milter.CodeConn), nil
 }
 
 func (b *backend) Helo(name string, m *milter.Modifier) (resp milter.Response, err error) {
@@ -181,7 +192,7 @@ func (b *backend) Helo(name string, m *milter.Modifier) (resp milter.Response, e
 	}
 	st.takeMacros(m, true)
 	st.helo = name
-	return milter.RespContinue, nil
+	return st.pass(milter.CodeHelo), nil
 }
 
 func (b *backend) MailFrom(from string, m *milter.Modifier) (resp milter.Response, err error) {
@@ -203,7 +214,7 @@ func (b *backend) MailFrom(from string, m *milter.Modifier) (resp milter.Respons
 	if st.engine.Skip(&env) == "" {
 		st.dns = st.engine.StartDNS(&env)
 	}
-	return milter.RespContinue, nil
+	return st.pass(milter.CodeMail), nil
 }
 
 func (b *backend) RcptTo(rcpt string, m *milter.Modifier) (resp milter.Response, err error) {
@@ -240,7 +251,7 @@ func (b *backend) Header(name, value string, m *milter.Modifier) (resp milter.Re
 	// Collected here, in arrival order; go-milter's own map loses the order
 	// and piles up across messages without ABORT.
 	st.fields = append(st.fields, rules.Field{Name: name, Value: value})
-	return milter.RespContinue, nil
+	return st.pass(milter.CodeHeader), nil
 }
 
 func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (resp milter.Response, err error) {
@@ -259,7 +270,7 @@ func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (resp milt
 		// now: look them up while the body arrives.
 		st.engine.StartHeaderDNS(st.msg, st.dns)
 	}
-	return milter.RespContinue, nil
+	return st.pass(milter.CodeEOH), nil
 }
 
 func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (resp milter.Response, err error) {
@@ -272,7 +283,7 @@ func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (resp milter.Respo
 	st.bodySize += int64(len(chunk))
 	room := st.limit - st.kept
 	if room <= 0 {
-		return milter.RespContinue, nil
+		return st.pass(milter.CodeBody), nil
 	}
 	take := int64(len(chunk))
 	if take > room {
@@ -293,7 +304,7 @@ func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (resp milter.Respo
 		}
 	}
 	if take <= 0 {
-		return milter.RespContinue, nil
+		return st.pass(milter.CodeBody), nil
 	}
 	if take < int64(len(chunk)) {
 		chunk = append([]byte(nil), chunk[:take]...)
@@ -301,7 +312,7 @@ func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (resp milter.Respo
 	// go-milter allocates every packet afresh: keeping the chunk copies nothing.
 	st.chunks = append(st.chunks, chunk)
 	st.kept += take
-	return milter.RespContinue, nil
+	return st.pass(milter.CodeBody), nil
 }
 
 func (b *backend) Abort(m *milter.Modifier) error {
