@@ -161,3 +161,19 @@ func FuzzHiddenStyleEnd(f *testing.F) {
 		}
 	})
 }
+
+// joinFields and hasInvisible are the library calls they replace.
+func FuzzJoinFields(f *testing.F) {
+	for _, s := range []string{"", "  a  b\t\nc ", "\u00a0x\u2003y\u0085", "a\xffb  \xc2", "é ’quoted’ \u200bzw", "\ufeffbom \u00adshy \u034fcgj \u2060wj"} {
+		f.Add(s)
+	}
+	invisible := "\u200b\u200c\u200d\u2060\u00ad\u034f\ufeff"
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := joinFields(s), strings.Join(strings.Fields(s), " "); got != want {
+			t.Fatalf("joinFields(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := hasInvisible(s), strings.ContainsAny(s, invisible); got != want {
+			t.Fatalf("hasInvisible(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
