@@ -217,6 +217,8 @@ type BenchOptions struct {
 	// coprime with the corpus size, about 0.618 of it) instead of corpus
 	// order, so that any N samples ham and spam of every source.
 	Mixed bool
+	// Slowest lists this many of the slowest messages in the result.
+	Slowest int
 	// Plain offers no event flags in the option negotiation (as go-milter's
 	// client does), so that the milter answers every event. By default the
 	// bench offers what Postfix offers (PostfixProtocol: all of protocol
@@ -237,6 +239,12 @@ type Verdicts struct {
 	Discard    int `json:"discard"`
 }
 
+// SlowMessage is one of a run's slowest messages.
+type SlowMessage struct {
+	Name string  `json:"name"`
+	Ms   float64 `json:"ms"`
+}
+
 // BenchResult is what a run measured.
 type BenchResult struct {
 	Target      string   `json:"target"`
@@ -255,6 +263,8 @@ type BenchResult struct {
 	P90ms float64 `json:"p90_ms"`
 	P99ms float64 `json:"p99_ms"`
 	MaxMs float64 `json:"max_ms"`
+	// Slowest are the slowest messages, slowest first (Slowest option).
+	Slowest []SlowMessage `json:"slowest,omitempty"`
 
 	// CPUSeconds is the target's user+system CPU time during the run;
 	// CPUSource says whose it is ("pid 123 (+2 children)", or "bench
@@ -299,6 +309,7 @@ func Bench(ctx context.Context, msgs []BenchMessage, o BenchOptions) (*BenchResu
 }
 
 type benchOutcome struct {
+	name    string
 	latency time.Duration
 	verdict string // accept, tagged, quarantine, reject, tempfail, discard
 	err     error
@@ -343,7 +354,9 @@ func runBench(ctx context.Context, msgs []BenchMessage, o BenchOptions, offset i
 				if !ok {
 					break
 				}
-				local = append(local, cl.send(&msgs[i]))
+				out := cl.send(&msgs[i])
+				out.name = msgs[i].Name
+				local = append(local, out)
 			}
 			cl.close()
 			mu.Lock()
@@ -387,6 +400,18 @@ func runBench(ctx context.Context, msgs []BenchMessage, o BenchOptions, offset i
 		r.MsgsPerSec = float64(r.Messages) / elapsed.Seconds()
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if o.Slowest > 0 {
+		ok := make([]benchOutcome, 0, len(results))
+		for _, x := range results {
+			if x.err == nil {
+				ok = append(ok, x)
+			}
+		}
+		sort.SliceStable(ok, func(i, j int) bool { return ok[i].latency > ok[j].latency })
+		for _, x := range ok[:min(o.Slowest, len(ok))] {
+			r.Slowest = append(r.Slowest, SlowMessage{Name: x.name, Ms: ms(x.latency)})
+		}
+	}
 	r.P50ms, r.P90ms, r.P99ms = ms(percentile(lat, 50)), ms(percentile(lat, 90)), ms(percentile(lat, 99))
 	if len(lat) > 0 {
 		r.MaxMs = ms(lat[len(lat)-1])

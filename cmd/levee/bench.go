@@ -73,6 +73,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cpuPID := fs.String("cpu-pid", "", "PID[,PID...] of the target: its CPU (with children) and, for --hold, its RSS")
 	timeout := fs.Duration("timeout", 60*time.Second, "per read and write")
 	tls := fs.Bool("tls", false, "send Postfix's TLS macros at HELO")
+	slowest := fs.Int("slowest", 0, "list this many of the slowest messages of each run")
 	plain := fs.Bool("plain", false, "offer no protocol flags (the milter answers every event) instead of Postfix's")
 	order := fs.String("order", "mixed", "message order: mixed (interleaved: any -n samples the whole corpus) or corpus")
 	hold := fs.Int("hold", 0, "open this many sessions mid-message and read the target's RSS")
@@ -150,7 +151,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !*asJSON {
 		fmt.Fprintf(stderr, "loaded %d messages in %s\n", len(msgs), time.Since(t0).Round(time.Millisecond))
 	}
-	opt := filter.BenchOptions{Concurrency: *conc, N: *n, Reuse: *reuse, Warmup: *warmup, Timeout: *timeout, TLS: *tls, Plain: *plain, Mixed: *order == "mixed"}
+	opt := filter.BenchOptions{Concurrency: *conc, N: *n, Reuse: *reuse, Warmup: *warmup, Timeout: *timeout, TLS: *tls, Plain: *plain, Slowest: *slowest, Mixed: *order == "mixed"}
 
 	type row struct {
 		Name string              `json:"name"`
@@ -213,6 +214,9 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			}
 			for _, e := range x.R.ErrorSample {
 				fmt.Fprintf(stdout, "error (%s): %s\n", x.Name, e)
+			}
+			for _, m := range x.R.Slowest {
+				fmt.Fprintf(stdout, "slow (%s): %7.2f ms %s\n", x.Name, m.Ms, m.Name)
 			}
 		}
 		if len(rows) == 2 && rows[0].R.MsgsPerSec > 0 {

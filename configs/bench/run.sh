@@ -14,7 +14,8 @@
 #   3. --hold 200: RSS with 200 sessions in the middle of a 10 MiB message.
 # Needs rbldnsd (apt-get install rbldnsd) and python3. Nothing leaves
 # 127.0.0.1. N=3000 messages per run by default; C1=0, C8=0, HOLD=0 skip
-# runs; KEEP=1 keeps the work directory (levee.log, zones); PROFILE=FILE
+# runs; BENCH_FLAGS adds levee bench flags to the c=1 run (e.g. --slowest 30);
+# KEEP=1 keeps the work directory (levee.log, zones); PROFILE=FILE
 # writes a CPU profile of levee serve (go tool pprof FILE).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -79,7 +80,7 @@ dns:
   servers: ["127.0.0.1:$dns_port"]
 EOF
 "$work/levee" config check "$work/levee.yaml" >/dev/null
-"$work/levee" serve --config "$work/levee.yaml" ${PROFILE:+--cpuprofile "$PROFILE"} 2>"$work/levee.log" &
+env ${LEVEE_ENV:-} "$work/levee" serve --config "$work/levee.yaml" ${PROFILE:+--cpuprofile "$PROFILE"} 2>"$work/levee.log" &
 P=$!
 pids+=($P)
 sleep 1
@@ -88,7 +89,7 @@ kill -0 "$P"
 echo "== levee $(git describe --always --dirty 2>/dev/null || echo '?') on $(nproc) cores, corpus $corpus, $n messages per run"
 if [ "${C1:-1}" = 1 ]; then
   # the warm-up sends the whole corpus once: every DNS answer is then cached
-  "$work/levee" bench --addr "inet:127.0.0.1:$levee_port" --cpu-pid "$P" --compare --warmup "$(cat "$work/count")" -n "$n" -c 1 "$corpus"
+  "$work/levee" bench --addr "inet:127.0.0.1:$levee_port" --cpu-pid "$P" --compare --warmup "$(cat "$work/count")" -n "$n" -c 1 ${BENCH_FLAGS:-} "$corpus"
 fi
 if [ "${C8:-1}" = 1 ]; then
   "$work/levee" bench --addr "inet:127.0.0.1:$levee_port" --cpu-pid "$P" --compare -n "$n" -c 8 "$corpus"
