@@ -46,6 +46,8 @@ var phraseTexts = []string{
 	"Sua conta foi BLOQUEADA, clique AQUI para atualizar seus dados. CARTÃO Ação",
 	"Sehr geehrter Kunde, Ihr Konto wurde GESPERRT. BESTÄTIGEN SIE Ihre Daten",
 	"invalid \xff\xfe utf-8 \xc3 bytes: YOUR PASSWORD WILL EXPIRE, next of kin",
+	"PayPal Service", "Pay Pal", "APPLE  Support", "Itaú Unibanco", "AT&T wireless", "Lowe's", "blockchain.com team", "Microsoft 365",
+	"office365 Admin", "ups", "supsup", "Wells\tFargo", "Royal Mail", "geek   squad", "Meta for Business", "Trust Wallet",
 	"barrister of the late client, sum of US$ 10,500,000.00 million dollars, beneficiary",
 	"100% FREE, risk-free, order now, limited-time offer, no obligation, work from home",
 	"Ｆｕｌｌｗｉｄｔｈ ＶＥＲＩＦＹ ｙｏｕｒ ａｃｃｏｕｎｔ",
@@ -150,7 +152,8 @@ func checkPhraseGroups(t *testing.T, s string) {
 	for _, c := range []struct {
 		g     *phraseGroup
 		lists [][]*phraseRE
-	}{{lureSpamGroup, [][]*phraseRE{lureREs, spamREs}}, {advanceFeeGroup, [][]*phraseRE{advanceFeeREs}}, {pumpDumpGroup, [][]*phraseRE{pumpDumpREs}}} {
+	}{{lureSpamGroup, [][]*phraseRE{lureREs, spamREs}}, {advanceFeeGroup, [][]*phraseRE{advanceFeeREs}}, {pumpDumpGroup, [][]*phraseRE{pumpDumpREs}},
+		{brandGroup, brandREs}} {
 		in := phraseInput(c.lists[0][0], s)
 		got := c.g.count(newFoldedText(in))
 		for k, l := range c.lists {

@@ -275,13 +275,24 @@ func fromNameBrand(m *Message) bool {
 		return false
 	}
 	flat := strings.ReplaceAll(dom, "-", "")
-	for _, b := range brandNames {
-		if b.re.MatchString(name) && !b.owns(flat) {
+	named := brandGroup.count(newFoldedText(name))
+	for i, b := range brandNames {
+		if named[i] > 0 && !b.owns(flat) {
 			return true
 		}
 	}
 	return false
 }
+
+// brandREs and brandGroup match brandNames' regexps with one literal scan
+// (checks_fold.go): what b.re.MatchString gives, at a fraction of the cost.
+var brandREs, brandGroup = func() ([][]*phraseRE, *phraseGroup) {
+	lists := make([][]*phraseRE, len(brandNames))
+	for i, b := range brandNames {
+		lists[i] = []*phraseRE{mustPhrase(b.re.String(), false)}
+	}
+	return lists, newPhraseGroup(lists...)
+}()
 
 var serviceNameRE = regexp.MustCompile(`(?i)\b(?:support|help\s?desk|service\s+desk|it\s+(?:department|support|team|helpdesk|service)|admin(?:istrator)?|security(?:\s+(?:team|center|centre|alert|notice|department))?|account\s+(?:services?|team|security|verification)|billing(?:\s+(?:team|department))?|customer\s+(?:service|care|support)|mail\s+(?:delivery|server|administrator)|e-?mail\s+(?:admin|support|administrator|server)|webmaster|postmaster|notification(?:s)?|verification\s+team|mailbox)\b`)
 

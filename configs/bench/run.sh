@@ -13,14 +13,14 @@
 #   2. c=8 against the baseline run as its own process (--serve-baseline);
 #   3. --hold 200: RSS with 200 sessions in the middle of a 10 MiB message.
 # Needs rbldnsd (apt-get install rbldnsd) and python3. Nothing leaves
-# 127.0.0.1. N=3000 messages per run by default; C1=0, C8=0, HOLD=0 skip
+# 127.0.0.1. N messages per run (default: the whole corpus); C1=0, C8=0, HOLD=0 skip
 # runs; BENCH_FLAGS adds levee bench flags to the c=1 run (e.g. --slowest 30);
 # KEEP=1 keeps the work directory (levee.log, zones); PROFILE=FILE
 # writes a CPU profile of levee serve (go tool pprof FILE).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 corpus=${1:-../shared/corpus/dev.tar.gz}
-n=${N:-3000}
+n=${N:-}
 dns_port=${DNS_PORT:-5399}
 levee_port=${LEVEE_PORT:-8995}
 base_port=${BASELINE_PORT:-8999}
@@ -80,6 +80,7 @@ dns:
   servers: ["127.0.0.1:$dns_port"]
 EOF
 "$work/levee" config check "$work/levee.yaml" >/dev/null
+n=${n:-$(cat "$work/count")} # default: the whole corpus in each run
 env ${LEVEE_ENV:-} "$work/levee" serve --config "$work/levee.yaml" ${PROFILE:+--cpuprofile "$PROFILE"} 2>"$work/levee.log" &
 P=$!
 pids+=($P)
