@@ -35,37 +35,7 @@ trap cleanup EXIT
 
 go build -o "$work/levee" ./cmd/levee
 
-python3 - "$corpus" "$work" <<'EOF'
-import json, os, sys, tarfile
-corpus, work = sys.argv[1], sys.argv[2]
-if os.path.isdir(corpus):
-    lines = open(os.path.join(corpus, "envelope.jsonl"), "rb").read().splitlines()
-else:
-    with tarfile.open(corpus) as t:
-        m = next(m for m in t.getmembers() if m.name.endswith("envelope.jsonl"))
-        lines = t.extractfile(m).read().splitlines()
-env = [json.loads(l) for l in lines if l.strip()]
-open(os.path.join(work, "count"), "w").write("%d\n" % len(env))
-spam = [e for e in env if e.get("class") == "spam"]
-ham = [e for e in env if e.get("class") == "ham"]
-# $SOA gives NXDOMAIN answers a one-hour negative TTL (RFC 2308), so the
-# cache keeps them for the whole run
-soa = "$SOA 3600 bench.invalid. hostmaster.bench.invalid. 1 3600 600 86400 3600\n"
-def ips(es, step):
-    return sorted({e["client_ip"] for e in es[::step] if e.get("client_ip") and ":" not in e["client_ip"]})
-with open(os.path.join(work, "zen.txt"), "w") as f:
-    f.write(soa + ":127.0.0.2:Listed by the levee bench\n127.0.0.2\n")
-    for i, ip in enumerate(ips(spam, 3)):
-        f.write("%s :127.0.0.%d:\n" % (ip, (2, 4, 11)[i % 3]))
-with open(os.path.join(work, "dnswl.txt"), "w") as f:
-    f.write(soa + ":127.0.10.2:dnswl\n127.0.0.2\n")
-    for ip in ips(ham, 50):
-        f.write(ip + "\n")
-with open(os.path.join(work, "dbl.txt"), "w") as f:
-    f.write(soa + ":127.0.1.2:Listed by the levee bench\ntest\ndbltest.com\n")
-    doms = sorted({e["mail_from"].rpartition("@")[2].lower() for e in spam[::4] if "@" in e.get("mail_from", "")})
-    f.write("".join(d + "\n" for d in doms if d))
-EOF
+python3 configs/bench/zones.py "$corpus" "$work"
 
 chmod 755 "$work" # rbldnsd reads the zones as nobody
 rbldnsd -n -u nobody -t 3600 -b "127.0.0.1/$dns_port" -w "$work" \
