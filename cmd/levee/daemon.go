@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -187,8 +188,8 @@ func (d *daemon) tryReload() error {
 		d.log.Warn("listen changed: a restart is needed to move the listener; still listening on the old address",
 			"running", d.cfg.Filter.Listen, "configured", cfg.Filter.Listen)
 	}
-	if !reflect.DeepEqual(restartKeys(cfg), restartKeys(d.cfg)) {
-		d.log.Warn("socket_mode, on_panic, idle_timeout, shutdown_timeout, log or metrics changed: a restart is needed to apply them")
+	if changed := restartChanges(cfg, d.cfg); len(changed) > 0 {
+		d.log.Warn("a restart is needed to apply these changes: "+strings.Join(changed, ", "), "keys", changed)
 	}
 	old := d.srv.Engine()
 	d.srv.SetEngine(e)
@@ -198,9 +199,23 @@ func (d *daemon) tryReload() error {
 	return nil
 }
 
-// restartKeys are the settings a reload does not apply (listen aside).
-func restartKeys(c *Config) [6]any {
-	return [6]any{c.Filter.SocketMode, c.Filter.OnPanic, c.Filter.IdleTimeout, c.Filter.ShutdownTimeout, c.Log, c.Metrics}
+// restartChanges names the settings that differ between two configs and
+// that a reload does not apply (listen aside: it has its own warning).
+func restartChanges(c, running *Config) []string {
+	keys := func(c *Config) []any {
+		return []any{c.Filter.SocketMode, c.Filter.OnPanic, c.Filter.IdleTimeout, c.Filter.ShutdownTimeout,
+			c.Filter.BodyMemory, c.Filter.AlwaysReply, c.MemoryLimit, c.Log, c.Metrics}
+	}
+	names := []string{"socket_mode", "on_panic", "idle_timeout", "shutdown_timeout", "body_memory", "always_reply",
+		"memory_limit", "log", "metrics"}
+	a, b := keys(c), keys(running)
+	var changed []string
+	for i := range a {
+		if !reflect.DeepEqual(a[i], b[i]) {
+			changed = append(changed, names[i])
+		}
+	}
+	return changed
 }
 
 // retire closes a replaced engine once no message can still use it.

@@ -180,3 +180,21 @@ func TestUsage(t *testing.T) {
 		t.Error("unknown command")
 	}
 }
+
+// A reload names the settings it cannot apply.
+func TestRestartChanges(t *testing.T) {
+	running, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ := loadConfig("")
+	if got := restartChanges(next, running); len(got) != 0 {
+		t.Fatalf("same config: %v", got)
+	}
+	next.Filter.AlwaysReply = true
+	next.MemoryLimit *= 2
+	next.Rules.Mode = "monitor" // applied by a reload
+	if got := strings.Join(restartChanges(next, running), ","); got != "always_reply,memory_limit" {
+		t.Fatalf("changed: %s", got)
+	}
+}
