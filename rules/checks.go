@@ -363,6 +363,11 @@ type checkCache struct {
 	dateOnce sync.Once
 	date     time.Time // Date: parsed by parseDateLoose
 	dateOK   bool
+
+	partsOnce   sync.Once
+	plain, htm  []Part // textParts (checks_mime.go)
+	htmTextOnce sync.Once
+	htmText     []string // htmlToText of each of htm
 }
 
 func fromMultiple(m *Message) bool {

@@ -55,18 +55,32 @@ func init() {
 }
 
 func textParts(m *Message) (plain, htm []Part) {
-	for _, p := range m.Parts() {
-		if p.Filename != "" {
-			continue
+	m.chk.partsOnce.Do(func() {
+		for _, p := range m.Parts() {
+			if p.Filename != "" {
+				continue
+			}
+			switch p.ContentType {
+			case "text/plain":
+				m.chk.plain = append(m.chk.plain, p)
+			case "text/html":
+				m.chk.htm = append(m.chk.htm, p)
+			}
 		}
-		switch p.ContentType {
-		case "text/plain":
-			plain = append(plain, p)
-		case "text/html":
-			htm = append(htm, p)
+	})
+	return m.chk.plain, m.chk.htm
+}
+
+// htmlTexts returns htmlToText of each HTML part of textParts, computed
+// once per message (several checks read it).
+func htmlTexts(m *Message) []string {
+	m.chk.htmTextOnce.Do(func() {
+		_, htm := textParts(m)
+		for _, p := range htm {
+			m.chk.htmText = append(m.chk.htmText, htmlToText(p.Text))
 		}
-	}
-	return
+	})
+	return m.chk.htmText
 }
 
 func mimeHTMLOnly(m *Message) bool {
@@ -161,12 +175,12 @@ func samePath(a, b []int) bool {
 // (SpamAssassin MPART_ALT_DIFF): the text part is filler for filters.
 func mpartAltDiff(m *Message) bool {
 	plain, htm := textParts(m)
-	for _, h := range htm {
+	for i, h := range htm {
 		for _, p := range plain {
 			if !samePath(h.Path, p.Path) {
 				continue
 			}
-			hw, pw := wordSet(htmlToText(h.Text)), wordSet(p.Text)
+			hw, pw := wordSet(htmlTexts(m)[i]), wordSet(p.Text)
 			if len(hw) < 10 {
 				continue
 			}
@@ -278,7 +292,7 @@ func visibleText(m *Message) string {
 }
 
 func computeVisibleText(m *Message) string {
-	plain, htm := textParts(m)
+	plain, _ := textParts(m)
 	var b strings.Builder
 	if len(plain) > 0 {
 		for _, p := range plain {
@@ -289,8 +303,8 @@ func computeVisibleText(m *Message) string {
 			return b.String()
 		}
 	}
-	for _, p := range htm {
-		b.WriteString(htmlToText(p.Text))
+	for _, t := range htmlTexts(m) {
+		b.WriteString(t)
 		b.WriteByte('\n')
 	}
 	return b.String()

@@ -458,8 +458,8 @@ func htmlImageOnly(m *Message) bool {
 		return false
 	}
 	words := 0
-	for _, p := range htm {
-		words += countWords(htmlToText(p.Text), 20)
+	for _, t := range htmlTexts(m) {
+		words += countWords(t, 20)
 	}
 	return words < 20
 }
