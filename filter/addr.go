@@ -6,37 +6,15 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/levee-mail/levee/filter/mta"
 )
 
-// ParseAddr splits a Postfix-notation address: "inet:HOST:PORT",
-// "inet6:[::1]:PORT", "unix:/path" (or "local:/path"). It returns the Go
-// network ("tcp" or "unix") and address.
-func ParseAddr(s string) (network, address string, err error) {
-	kind, rest, ok := strings.Cut(strings.TrimSpace(s), ":")
-	if !ok || rest == "" {
-		return "", "", fmt.Errorf("address %q: want inet:HOST:PORT or unix:/PATH", s)
-	}
-	switch kind {
-	case "inet", "inet4", "inet6", "tcp":
-		host, port, err := net.SplitHostPort(rest)
-		if err != nil {
-			return "", "", fmt.Errorf("address %q: %v", s, err)
-		}
-		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			return "", "", fmt.Errorf("address %q: bad port %q", s, port)
-		}
-		return "tcp", net.JoinHostPort(host, port), nil
-	case "unix", "local":
-		if !strings.HasPrefix(rest, "/") {
-			return "", "", fmt.Errorf("address %q: a unix socket path must be absolute", s)
-		}
-		return "unix", rest, nil
-	}
-	return "", "", fmt.Errorf("address %q: unknown kind %q (inet or unix)", s, kind)
-}
+// ParseAddr splits a Postfix-notation address ("inet:HOST:PORT",
+// "unix:/path"): it is mta.ParseAddr, the notation both sides of the
+// protocol share.
+func ParseAddr(s string) (network, address string, err error) { return mta.ParseAddr(s) }
 
 // Listen opens a listener on a Postfix-notation address. A unix socket gets
 // mode (e.g. 0660); a stale socket file left by a dead process is replaced,

@@ -11,32 +11,9 @@ import (
 
 	"github.com/emersion/go-milter"
 
+	"github.com/levee-mail/levee/filter/mta"
 	"github.com/levee-mail/levee/rules"
 )
-
-func TestParseAddr(t *testing.T) {
-	cases := []struct {
-		in, network, addr string
-		bad               bool
-	}{
-		{"inet:127.0.0.1:8895", "tcp", "127.0.0.1:8895", false},
-		{"inet:localhost:25", "tcp", "localhost:25", false},
-		{"inet6:[::1]:8895", "tcp", "[::1]:8895", false},
-		{"unix:/run/levee/levee.sock", "unix", "/run/levee/levee.sock", false},
-		{"local:/tmp/x.sock", "unix", "/tmp/x.sock", false},
-		{"unix:relative.sock", "", "", true},
-		{"inet:127.0.0.1", "", "", true},
-		{"inet:127.0.0.1:99999", "", "", true},
-		{"127.0.0.1:8895", "", "", true},
-		{"", "", "", true},
-	}
-	for _, tc := range cases {
-		n, a, err := ParseAddr(tc.in)
-		if (err != nil) != tc.bad || n != tc.network || a != tc.addr {
-			t.Errorf("%q: %q %q %v", tc.in, n, a, err)
-		}
-	}
-}
 
 func TestListenUnixSocket(t *testing.T) {
 	dir := t.TempDir()
@@ -92,8 +69,7 @@ func TestGracefulShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	addr := "inet:" + ln.Addr().String()
-	c, _ := NewClient(addr, 5*time.Second)
-	cs, err := c.Session()
+	cs, err := mta.Dial(addr, 5*time.Second, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,58 +5,20 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-milter"
 
+	"github.com/levee-mail/levee/filter/mta"
 	"github.com/levee-mail/levee/rules"
 )
 
 // postfixSession connects to h as Postfix does (protocol version 6,
 // offering offer) and plays CONNECT and HELO.
-func postfixSession(t *testing.T, h *harness, offer milter.OptProtocol) *mtaSession {
+func postfixSession(t *testing.T, h *harness, offer milter.OptProtocol) *mta.Session {
 	t.Helper()
-	s, err := dialMTA(h.addr, 5*time.Second, offer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	s.Macros(milter.CodeConn, "j", "mx.example.org", "{daemon_name}", "smtpd-in", "_", "a.example.com [192.0.2.70]")
-	a, err := s.Conn("a.example.com", milter.FamilyInet, 25, "192.0.2.70")
-	must(t, a, err)
-	a, err = s.Helo("a.example.com")
-	must(t, a, err)
+	s := h.dial(t, offer)
+	connect(t, s, "192.0.2.70", "a.example.com", "a.example.com")
 	return s
-}
-
-// postfixSend plays one message the way Postfix does, DATA included.
-func postfixSend(t *testing.T, s *mtaSession, m msg) ([]milter.ModifyAction, *milter.Action) {
-	t.Helper()
-	a, err := s.Mail(m.from)
-	must(t, a, err)
-	for _, r := range m.rcpts {
-		a, err := s.Rcpt(r)
-		must(t, a, err)
-	}
-	a, err = s.Data()
-	must(t, a, err)
-	for _, h := range m.headers {
-		a, err := s.HeaderField(h[0], h[1])
-		must(t, a, err)
-	}
-	a, err = s.HeaderEnd()
-	must(t, a, err)
-	for b := []byte(m.body); len(b) > 0; {
-		n := min(len(b), milter.MaxBodyChunk)
-		a, err := s.BodyChunk(b[:n])
-		must(t, a, err)
-		b = b[n:]
-	}
-	mods, act, err := s.End()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mods, act
 }
 
 // levee asks a Postfix-like MTA not to send DATA and unknown commands and
@@ -69,19 +31,15 @@ func TestNegotiatedFlags(t *testing.T) {
 		always bool
 		want   milter.OptProtocol
 	}{
-		{"postfix v6", PostfixProtocol, false, skipEvents | noReplyEvents},
-		{"postfix v6, always_reply", PostfixProtocol, true, skipEvents},
+		{"postfix v6", mta.PostfixProtocol, false, skipEvents | noReplyEvents},
+		{"postfix v6, always_reply", mta.PostfixProtocol, true, skipEvents},
 		{"v2 flags only", 0x7f, false, 0},
 		{"nothing offered", 0, false, 0},
 		{"no_header_reply only", milter.OptNoHeaderReply, false, milter.OptNoHeaderReply},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := start(t, testConfig(), rules.Options{}, Config{AlwaysReply: tc.always})
-			s, err := dialMTA(h.addr, 5*time.Second, tc.offer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := h.dial(t, tc.offer)
 			if s.Protocol != tc.want {
 				t.Errorf("negotiated %#x, want %#x", uint32(s.Protocol), uint32(tc.want))
 			}
@@ -102,7 +60,7 @@ func TestNoReplySessionStaysInStep(t *testing.T) {
 	for _, always := range []bool{false, true} {
 		t.Run(map[bool]string{false: "no-reply", true: "always_reply"}[always], func(t *testing.T) {
 			h := start(t, testConfig(), rules.Options{}, Config{AlwaysReply: always})
-			s := postfixSession(t, h, PostfixProtocol)
+			s := postfixSession(t, h, mta.PostfixProtocol)
 			if got := s.Protocol&noReplyEvents != 0; got == always {
 				t.Fatalf("no-reply flags %#x with always_reply=%v", uint32(s.Protocol), always)
 			}
@@ -114,7 +72,7 @@ func TestNoReplySessionStaysInStep(t *testing.T) {
 				m    msg
 				want milter.ActionCode
 			}{{ham(), milter.ActAccept}, {spam, milter.ActReplyCode}, {big, milter.ActAccept}, {ham(), milter.ActAccept}} {
-				mods, act := postfixSend(t, s, tc.m)
+				mods, act := send(t, s, tc.m)
 				if act.Code != tc.want {
 					t.Fatalf("message %d: action %c, want %c", i, act.Code, tc.want)
 				}
@@ -138,7 +96,7 @@ func TestNoReplySessionStaysInStep(t *testing.T) {
 // until its timeout) and the message gets the on_panic verdict.
 func TestPanicInEventHandlerContinues(t *testing.T) {
 	for _, stage := range []string{"connect", "helo", "mail", "rcpt", "header", "eoh", "body"} {
-		for _, offer := range []milter.OptProtocol{0, PostfixProtocol} {
+		for _, offer := range []milter.OptProtocol{0, mta.PostfixProtocol} {
 			t.Run(stage+"/"+map[bool]string{false: "plain", true: "postfix"}[offer != 0], func(t *testing.T) {
 				testHook = func(s string) {
 					if s == stage {
@@ -148,7 +106,7 @@ func TestPanicInEventHandlerContinues(t *testing.T) {
 				t.Cleanup(func() { testHook = nil })
 				h := start(t, testConfig(), rules.Options{}, Config{})
 				s := postfixSession(t, h, offer)
-				_, act := postfixSend(t, s, ham())
+				_, act := send(t, s, ham())
 				if act.Code != milter.ActReplyCode || act.SMTPCode != 451 {
 					t.Fatalf("action %c %d, want the on_panic tempfail", act.Code, act.SMTPCode)
 				}
@@ -220,20 +178,5 @@ func FuzzPacketTracker(f *testing.F) {
 		if whole.last != cut.last || whole.offered != cut.offered || whole.want != cut.want || whole.left != cut.left {
 			t.Fatalf("whole %+v, cut by %d %+v", whole, s, cut)
 		}
-	})
-}
-
-// FuzzMilterAnswer: `levee bench` reads any milter's answers; bad ones are
-// errors, never panics.
-func FuzzMilterAnswer(f *testing.F) {
-	f.Add(byte('y'), []byte("550 5.7.1 no\x00"))
-	f.Add(byte('m'), []byte("\x00\x00\x00\x01Subject\x00[SPAM] hi\x00"))
-	f.Add(byte('h'), []byte("X-Spam-Flag\x00YES\x00"))
-	f.Add(byte('q'), []byte("held\x00"))
-	f.Fuzz(func(t *testing.T, code byte, data []byte) {
-		if _, ok, err := parseModify(code, data); ok || err != nil {
-			return
-		}
-		parseMilterAction(code, data)
 	})
 }

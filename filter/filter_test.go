@@ -5,13 +5,14 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"strings"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-milter"
 
+	"github.com/levee-mail/levee/filter/mta"
 	"github.com/levee-mail/levee/rules"
 )
 
@@ -134,13 +135,19 @@ func serveEngine(t *testing.T, e *rules.Engine, fc Config, log *slog.Logger) *ha
 	return &harness{addr: "inet:" + ln.Addr().String(), srv: s, rec: rec}
 }
 
-func (h *harness) session(t *testing.T) *milter.ClientSession {
+// session opens a milter session to h as an MTA that offers no protocol
+// flags: every event is answered, so each call returns once levee has
+// handled it.
+func (h *harness) session(t *testing.T) *mta.Session {
 	t.Helper()
-	c, err := NewClient(h.addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Session()
+	return h.dial(t, 0)
+}
+
+// dial opens a milter session to h, offering the event flags offer
+// (mta.PostfixProtocol: what Postfix offers).
+func (h *harness) dial(t *testing.T, offer milter.OptProtocol) *mta.Session {
+	t.Helper()
+	s, err := mta.Dial(h.addr, 10*time.Second, offer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,19 +166,11 @@ func must(t *testing.T, a *milter.Action, err error) {
 }
 
 // connect plays Postfix's connect and HELO stages, with its default macros.
-func connect(t *testing.T, s *milter.ClientSession, ip, name, helo string) {
+func connect(t *testing.T, s *mta.Session, ip, name, helo string) {
 	t.Helper()
-	if err := s.Macros(milter.CodeConn, "j", "mx.example.org", "{daemon_name}", "smtpd-in", "_", name+" ["+ip+"]"); err != nil {
-		t.Fatal(err)
-	}
-	fam := milter.FamilyInet
-	if strings.Contains(ip, ":") {
-		fam = milter.FamilyInet6
-	}
-	a, err := s.Conn(name, fam, 25, ip)
-	must(t, a, err)
-	a, err = s.Helo(helo)
-	must(t, a, err)
+	r, err := s.Connect(&mta.Client{IP: netip.MustParseAddr(ip), Name: name, Helo: helo,
+		Macros: []string{"j", "mx.example.org", "{daemon_name}", "smtpd-in"}})
+	must(t, r.Action, err)
 }
 
 type msg struct {
@@ -195,31 +194,22 @@ func ham() msg {
 	}
 }
 
-// send plays MAIL, RCPT, headers, body (64 KiB chunks) and EOM.
-func send(t *testing.T, s *milter.ClientSession, m msg) ([]milter.ModifyAction, *milter.Action) {
+// send plays MAIL, RCPT, DATA, headers, body (64 KiB chunks) and EOM, and
+// fails the test when levee answers before end of message.
+func send(t *testing.T, s *mta.Session, m msg) ([]milter.ModifyAction, *milter.Action) {
 	t.Helper()
-	if len(m.macros) > 0 {
-		if err := s.Macros(milter.CodeMail, m.macros...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := s.Mail(m.from, nil)
-	must(t, a, err)
-	for _, r := range m.rcpts {
-		a, err := s.Rcpt(r, nil)
-		must(t, a, err)
-	}
+	tm := &mta.Message{From: m.from, Rcpts: m.rcpts, Body: []byte(m.body), MailMacros: m.macros}
 	for _, h := range m.headers {
-		a, err := s.HeaderField(h[0], h[1])
-		must(t, a, err)
+		tm.Header = append(tm.Header, mta.Field{Name: h[0], Value: h[1]})
 	}
-	a, err = s.HeaderEnd()
-	must(t, a, err)
-	acts, act, err := s.BodyReadFrom(strings.NewReader(m.body))
+	r, err := s.Send(tm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return acts, act
+	if r.Stage != milter.CodeEOB {
+		t.Fatalf("answered %c %d %q at stage %c, before end of message", r.Action.Code, r.Action.SMTPCode, r.Action.SMTPText, r.Stage)
+	}
+	return r.Mods, r.Action
 }
 
 func addedHeaders(acts []milter.ModifyAction) map[string]string {

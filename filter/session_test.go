@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-milter"
 
+	"github.com/levee-mail/levee/filter/mta/bench"
 	"github.com/levee-mail/levee/rules"
 )
 
@@ -187,26 +188,6 @@ func TestNoReplyFlagsNegotiatedByLevee(t *testing.T) {
 	}
 }
 
-// go-milter's default client asks for v6 actions and fails against a v2
-// server; levee's clients state explicit masks.
-func TestDefaultClientFailsOurClientWorks(t *testing.T) {
-	h := start(t, testConfig(), rules.Options{}, Config{})
-	network, address, _ := ParseAddr(h.addr)
-	if s, err := milter.NewDefaultClient(network, address).Session(); err == nil {
-		s.Close()
-		t.Log("go-milter's default client now negotiates; the explicit masks are still used")
-	}
-	c, err := NewClient(h.addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Session()
-	if err != nil {
-		t.Fatalf("levee client: %v", err)
-	}
-	s.Close()
-}
-
 // go-milter logs with the standard log package: it must reach slog.
 func TestStdLogRoutedToSlog(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
@@ -261,5 +242,13 @@ func TestPanicBecomesTempfail(t *testing.T) {
 				t.Fatalf("second message: %c", act.Code)
 			}
 		})
+	}
+}
+
+// `levee bench --baseline` measures go-milter's no-op server asking for
+// the actions levee asks for, so that both negotiate alike.
+func TestBaselineAsksLeveesActions(t *testing.T) {
+	if bench.BaselineActions != actions {
+		t.Errorf("bench.BaselineActions %#x, levee's actions %#x", uint32(bench.BaselineActions), uint32(actions))
 	}
 }

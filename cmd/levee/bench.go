@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/levee-mail/levee/filter"
+	"github.com/levee-mail/levee/filter/mta"
+	"github.com/levee-mail/levee/filter/mta/bench"
 	"github.com/levee-mail/levee/rules"
 )
 
@@ -121,7 +122,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *addr != "" {
-		if _, _, err := filter.ParseAddr(*addr); err != nil {
+		if _, _, err := mta.ParseAddr(*addr); err != nil {
 			fmt.Fprintln(stderr, "levee:", err)
 			return 2
 		}
@@ -143,7 +144,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	t0 := time.Now()
-	msgs, err := filter.LoadBenchCorpus(rest[0], *envFile)
+	msgs, err := bench.Load(rest[0], *envFile)
 	if err != nil {
 		fmt.Fprintln(stderr, "levee:", err)
 		return 1
@@ -151,22 +152,22 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !*asJSON {
 		fmt.Fprintf(stderr, "loaded %d messages in %s\n", len(msgs), time.Since(t0).Round(time.Millisecond))
 	}
-	opt := filter.BenchOptions{Concurrency: *conc, N: *n, Reuse: *reuse, Warmup: *warmup, Timeout: *timeout, TLS: *tls, Plain: *plain, Slowest: *slowest, Mixed: *order == "mixed"}
+	opt := bench.Options{Concurrency: *conc, N: *n, Reuse: *reuse, Warmup: *warmup, Timeout: *timeout, TLS: *tls, Plain: *plain, Slowest: *slowest, Mixed: *order == "mixed"}
 
 	type row struct {
-		Name string              `json:"name"`
-		R    *filter.BenchResult `json:"result"`
+		Name string        `json:"name"`
+		R    *bench.Result `json:"result"`
 	}
 	var rows []row
 	if *baseline || *compare {
-		a, stop, err := filter.StartBaseline()
+		a, stop, err := bench.StartBaseline()
 		if err != nil {
 			fmt.Fprintln(stderr, "levee: baseline:", err)
 			return 1
 		}
 		o := opt
 		o.Addr = a
-		r, err := filter.Bench(ctx, msgs, o)
+		r, err := bench.Run(ctx, msgs, o)
 		stop()
 		if err != nil {
 			fmt.Fprintln(stderr, "levee: baseline:", err)
@@ -182,7 +183,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *addr != "" && (!*baseline || *compare) {
 		o := opt
 		o.Addr, o.CPUPIDs = *addr, pids
-		r, err := filter.Bench(ctx, msgs, o)
+		r, err := bench.Run(ctx, msgs, o)
 		if err != nil {
 			fmt.Fprintln(stderr, "levee:", err)
 			return 1
@@ -235,14 +236,14 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 func benchHold(ctx context.Context, sessions int, size int64, addr string, baseline bool, pids []int,
 	timeout time.Duration, asJSON bool, stdout, stderr io.Writer) int {
-	var results []*filter.HoldResult
+	var results []*bench.HoldResult
 	if baseline {
-		a, stop, err := filter.StartBaseline()
+		a, stop, err := bench.StartBaseline()
 		if err != nil {
 			fmt.Fprintln(stderr, "levee: baseline:", err)
 			return 1
 		}
-		r, err := filter.Hold(ctx, filter.HoldOptions{Addr: a, Sessions: sessions, Size: size, Timeout: timeout})
+		r, err := bench.Hold(ctx, bench.HoldOptions{Addr: a, Sessions: sessions, Size: size, Timeout: timeout})
 		stop()
 		if err != nil {
 			fmt.Fprintln(stderr, "levee: baseline:", err)
@@ -256,7 +257,7 @@ func benchHold(ctx context.Context, sessions int, size int64, addr string, basel
 			fmt.Fprintln(stderr, "levee: --hold with --addr needs --cpu-pid PID (whose RSS is read)")
 			return 2
 		}
-		r, err := filter.Hold(ctx, filter.HoldOptions{Addr: addr, Sessions: sessions, Size: size, PID: pids[0], Timeout: timeout})
+		r, err := bench.Hold(ctx, bench.HoldOptions{Addr: addr, Sessions: sessions, Size: size, PID: pids[0], Timeout: timeout})
 		if err != nil {
 			fmt.Fprintln(stderr, "levee:", err)
 			return 1
@@ -286,7 +287,7 @@ func benchHold(ctx context.Context, sessions int, size int64, addr string, basel
 
 // serveBaseline runs the baseline milter as its own process.
 func serveBaseline(addr string, stderr io.Writer) int {
-	network, address, err := filter.ParseAddr(addr)
+	network, address, err := mta.ParseAddr(addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "levee:", err)
 		return 2
@@ -298,7 +299,7 @@ func serveBaseline(addr string, stderr io.Writer) int {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	stop := filter.ServeBaseline(ln)
+	stop := bench.ServeBaseline(ln)
 	fmt.Fprintf(stderr, "baseline milter (go-milter no-op) on %s\n", addr)
 	<-ctx.Done()
 	stop()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
@@ -19,7 +20,7 @@ import (
 
 	"github.com/emersion/go-milter"
 
-	"github.com/levee-mail/levee/filter"
+	"github.com/levee-mail/levee/filter/mta"
 	"github.com/levee-mail/levee/rules"
 )
 
@@ -33,23 +34,18 @@ metrics:
   listen: %s
 `
 
-// milterSession opens a milter session to levee and plays connect and HELO.
-func milterSession(t *testing.T, addr string) *milter.ClientSession {
+// milterSession opens a milter session to levee as an MTA that offers no
+// protocol flags (every event answered) and plays connect and HELO.
+func milterSession(t *testing.T, addr string) *mta.Session {
 	t.Helper()
-	c, err := filter.NewClient("inet:"+addr, 20*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Session()
+	s, err := mta.Dial("inet:"+addr, 20*time.Second, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if err := s.Macros(milter.CodeConn, "j", "mx.levee.test", "{daemon_name}", "e2e"); err != nil {
-		t.Fatal(err)
-	}
-	mustContinue(t, "connect")(s.Conn("mail.example.com", milter.FamilyInet, 25, "203.0.113.9"))
-	mustContinue(t, "helo")(s.Helo("mail.example.com"))
+	r, err := s.Connect(&mta.Client{IP: netip.MustParseAddr("203.0.113.9"), Name: "mail.example.com", Helo: "mail.example.com",
+		Macros: []string{"j", "mx.levee.test", "{daemon_name}", "e2e"}})
+	mustContinue(t, "connect")(r.Action, err)
 	return s
 }
 
@@ -66,13 +62,13 @@ func mustContinue(t *testing.T, stage string) func(*milter.Action, error) {
 }
 
 // milterMail plays MAIL FROM.
-func milterMail(t *testing.T, s *milter.ClientSession) {
+func milterMail(t *testing.T, s *mta.Session) {
 	t.Helper()
 	mustContinue(t, "mail")(s.Mail("alice@example.com", nil))
 }
 
 // milterRest plays RCPT, headers and a GTUBE body, and returns the final action.
-func milterRest(t *testing.T, s *milter.ClientSession) *milter.Action {
+func milterRest(t *testing.T, s *mta.Session) *milter.Action {
 	t.Helper()
 	mustContinue(t, "rcpt")(s.Rcpt("bob@example.org", nil))
 	for _, h := range [][2]string{{"From", "Alice <alice@example.com>"}, {"To", "bob@example.org"},
@@ -160,7 +156,7 @@ func TestE2EDaemonReload(t *testing.T) {
 	// A message whose MAIL FROM came before the reload...
 	inFlight := milterSession(t, h.addr)
 	milterMail(t, inFlight)
-	open := []*milter.ClientSession{inFlight}
+	open := []*mta.Session{inFlight}
 
 	h.writeConfig(t, fmt.Sprintf(daemonConfig, h.addr, "second text", h.metrics))
 	h.hup(t, "config reloaded", 1)

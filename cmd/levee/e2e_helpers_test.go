@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/levee-mail/levee/filter/mta"
 )
 
 // teardowns run after every test of the package (package-wide MTAs).
@@ -261,63 +263,58 @@ func (p *leveeProc) waitLog(s string, timeout time.Duration) {
 	}
 }
 
-// smtpClient is a raw SMTP client: every reply is returned, none is
-// interpreted, so tests assert exactly what an SMTP client sees.
+// smtpClient is the SMTP client of package mta (every reply returned,
+// none interpreted, so tests assert exactly what an SMTP client sees),
+// failing the test on an I/O error.
 type smtpClient struct {
-	t  testing.TB
-	c  io.Closer
-	tp *textproto.Conn
+	t testing.TB
+	c *mta.SMTPClient
 }
 
 func dialSMTP(t testing.TB, addr string) *smtpClient {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := mta.DialSMTP(addr, 60*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	return newSMTPClient(t, c)
+	return wrapSMTP(t, c)
 }
 
-// newSMTPClient speaks SMTP over rwc (a connection, or the pipes of
-// `sendmail -bs`) and reads the greeting.
+// newSMTPClient speaks SMTP over rwc (the pipes of `sendmail -bs`) and
+// reads the greeting.
 func newSMTPClient(t testing.TB, rwc io.ReadWriteCloser) *smtpClient {
 	t.Helper()
-	s := &smtpClient{t: t, c: rwc, tp: textproto.NewConn(rwc)}
-	t.Cleanup(func() { rwc.Close() })
-	s.expect(220, "")
-	return s
+	c, err := mta.NewSMTPClient(rwc)
+	if err != nil {
+		rwc.Close()
+		t.Fatal(err)
+	}
+	return wrapSMTP(t, c)
+}
+
+func wrapSMTP(t testing.TB, c *mta.SMTPClient) *smtpClient {
+	t.Helper()
+	t.Cleanup(func() { c.Close() })
+	if c.Greeting.Code != 220 {
+		t.Fatalf("greeting: %d %s, want 220", c.Greeting.Code, c.Greeting.Text)
+	}
+	return &smtpClient{t: t, c: c}
 }
 
 // cmd sends one command and returns the reply code and text.
 func (s *smtpClient) cmd(format string, args ...any) (int, string) {
 	s.t.Helper()
-	if err := s.tp.PrintfLine(format, args...); err != nil {
-		s.t.Fatalf("send %q: %v", fmt.Sprintf(format, args...), err)
+	r, err := s.c.Cmd(format, args...)
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	return s.reply()
+	return r.Code, r.Text
 }
 
-func (s *smtpClient) reply() (int, string) {
-	s.t.Helper()
-	code, msg, err := s.tp.ReadResponse(0)
-	if err != nil && code == 0 {
-		s.t.Fatalf("read reply: %v", err)
-	}
-	return code, msg
-}
-
-// expect reads a reply (when format is "") or sends a command, and fails
-// the test unless the code is want.
+// expect sends a command and fails the test unless the reply's code is want.
 func (s *smtpClient) expect(want int, format string, args ...any) string {
 	s.t.Helper()
-	var code int
-	var msg string
-	if format == "" {
-		code, msg = s.reply()
-	} else {
-		code, msg = s.cmd(format, args...)
-	}
+	code, msg := s.cmd(format, args...)
 	if code != want {
 		s.t.Fatalf("%q: got %d %s, want %d", fmt.Sprintf(format, args...), code, msg, want)
 	}
@@ -333,41 +330,56 @@ func (s *smtpClient) xclient(attrs, helo string) {
 	s.expect(250, "EHLO %s", helo)
 }
 
-// data sends DATA and the message (CRLF, dot-stuffed) and returns the reply
-// to the final dot.
-func (s *smtpClient) data(msg string) (int, string) {
-	s.t.Helper()
-	if code, text := s.cmd("DATA"); code != 354 {
-		return code, text
-	}
-	w := s.tp.DotWriter()
-	io.WriteString(w, msg)
-	if err := w.Close(); err != nil {
-		s.t.Fatal(err)
-	}
-	return s.reply()
-}
-
 // send runs one whole transaction and returns the reply to the final dot
 // (or to the first command that failed).
 func (s *smtpClient) send(from string, rcpts []string, msg string) (int, string) {
 	s.t.Helper()
-	if code, text := s.cmd("MAIL FROM:<%s>", from); code != 250 {
-		return code, text
+	tr, err := s.c.Send(from, rcpts, msg)
+	if err != nil {
+		s.t.Fatalf("%v (replies so far: %v)", err, tr)
 	}
-	for _, r := range rcpts {
-		if code, text := s.cmd("RCPT TO:<%s>", r); code != 250 {
-			s.cmd("RSET")
-			return code, text
-		}
-	}
-	return s.data(msg)
+	f := tr.Final()
+	return f.Code, f.Text
 }
 
-func (s *smtpClient) quit() {
-	s.tp.PrintfLine("QUIT")
-	s.tp.ReadResponse(0)
-	s.c.Close()
+func (s *smtpClient) quit() { s.c.Quit() }
+
+// step is one message of an SMTP session of several.
+type step struct {
+	tok, subject, body string
+	code               int  // the reply to the final dot
+	flag               bool // tagged: X-Spam-Flag: YES
+}
+
+// gtubeLine makes a message score 1000 (GTUBE): rejected.
+const gtubeLine = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
+
+// severalSteps is a session of four messages: clean, tagged (an all-caps
+// Subject), GTUBE (rejected), clean again. Nothing of the spam may leak
+// into the messages after it.
+func severalSteps(prefix, capsSubject string) []step {
+	return []step{
+		{tok: newToken(prefix + "-clean1"), code: 250},
+		{tok: newToken(prefix + "-tag"), subject: capsSubject, code: 250, flag: true},
+		{tok: newToken(prefix + "-gtube"), body: gtubeLine, code: 550},
+		{tok: newToken(prefix + "-clean2"), code: 250},
+	}
+}
+
+// sendSteps sends the steps' messages in this one session and fails the
+// test on a reply that is not the step's (a reject must carry the
+// configured text).
+func (s *smtpClient) sendSteps(steps []step) {
+	s.t.Helper()
+	for _, st := range steps {
+		code, text := s.send("alice@example.com", []string{"bob@example.org"}, testMessage(st.tok, "alice@example.com", st.subject, "", st.body))
+		if code != st.code {
+			s.t.Fatalf("%s: %d %s, want %d", st.tok, code, text, st.code)
+		}
+		if st.code == 550 && !strings.Contains(text, e2eReject) {
+			s.t.Errorf("GTUBE reply %q lacks %q", text, e2eReject)
+		}
+	}
 }
 
 // sinkMsg is one message an MTA delivered to the sink.

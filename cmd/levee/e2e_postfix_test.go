@@ -432,7 +432,7 @@ func TestE2EPostfixRejectGTUBE(t *testing.T) {
 	tok := newToken("gtube")
 	c := p.client(t, "main", outsider, "mail.example.com")
 	code, text := c.send("alice@example.com", []string{"bob@example.org"},
-		testMessage(tok, "alice@example.com", "", "", "Test:\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"))
+		testMessage(tok, "alice@example.com", "", "", "Test:\r\n"+gtubeLine))
 	if code != 550 || !strings.Contains(text, "5.7.1 "+e2eReject) {
 		t.Fatalf("GTUBE at end of data: %d %q, want 550 5.7.1 %s", code, text, e2eReject)
 	}
@@ -497,23 +497,8 @@ func TestE2EPostfixTempfail(t *testing.T) {
 func TestE2EPostfixSessionOfSeveral(t *testing.T) {
 	p := e2ePostfix(t)
 	c := p.client(t, "main", outsider, "mail.example.com")
-	type step struct {
-		tok, subject, body string
-		code               int
-		flag               bool
-	}
-	steps := []step{
-		{tok: newToken("multi-clean1"), code: 250},
-		{tok: newToken("multi-spam"), subject: "LIMITED OFFER", code: 250, flag: true},
-		{tok: newToken("multi-gtube"), body: "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n", code: 550},
-		{tok: newToken("multi-clean2"), code: 250},
-	}
-	for _, s := range steps {
-		code, text := c.send("alice@example.com", []string{"bob@example.org"}, testMessage(s.tok, "alice@example.com", s.subject, "", s.body))
-		if code != s.code {
-			t.Fatalf("%s: %d %s, want %d", s.tok, code, text, s.code)
-		}
-	}
+	steps := severalSteps("multi", "LIMITED OFFER")
+	c.sendSteps(steps)
 	c.quit()
 	for _, s := range steps {
 		if s.code != 250 {
@@ -627,7 +612,7 @@ func TestE2EPostfixAuthenticated(t *testing.T) {
 	tok := newToken("auth")
 	c := p.client(t, "main", outsider+" LOGIN=alice", "mail.example.com")
 	code, text := c.send("alice@example.com", []string{"bob@example.org"},
-		testMessage(tok, "alice@example.com", "", "", "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"))
+		testMessage(tok, "alice@example.com", "", "", gtubeLine))
 	if code != 250 {
 		t.Fatalf("authenticated GTUBE: %d %s, want 250 (not scored)", code, text)
 	}

@@ -235,26 +235,8 @@ func TestE2ESendmail(t *testing.T) {
 	c := s.session(t)
 	c.expect(250, "EHLO mail.example.com")
 
-	type step struct {
-		tok, subject, body string
-		code               int
-		flag               bool
-	}
-	steps := []step{
-		{tok: newToken("sm-clean1"), code: 250},
-		{tok: newToken("sm-tag"), subject: "CHEAP WATCHES FOR EVERYONE", code: 250, flag: true},
-		{tok: newToken("sm-gtube"), body: "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n", code: 550},
-		{tok: newToken("sm-clean2"), code: 250},
-	}
-	for _, st := range steps {
-		code, text := c.send("alice@example.com", []string{"bob@example.org"}, testMessage(st.tok, "alice@example.com", st.subject, "", st.body))
-		if code != st.code {
-			t.Fatalf("%s: %d %s, want %d", st.tok, code, text, st.code)
-		}
-		if st.code == 550 && !strings.Contains(text, e2eReject) {
-			t.Errorf("GTUBE reply %q lacks %q", text, e2eReject)
-		}
-	}
+	steps := severalSteps("sm", "CHEAP WATCHES FOR EVERYONE")
+	c.sendSteps(steps)
 	c.quit()
 
 	for _, st := range steps {

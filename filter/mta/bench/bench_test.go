@@ -1,4 +1,4 @@
-package filter
+package bench
 
 import (
 	"archive/tar"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-milter"
 
+	"github.com/levee-mail/levee/filter"
 	"github.com/levee-mail/levee/rules"
 )
 
@@ -74,17 +75,24 @@ func startBenchLevee(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc := Config{Listen: "inet:127.0.0.1:0"}
+	return serveLevee(t, e)
+}
+
+// serveLevee serves e with levee's milter (package filter) on a loopback
+// port until the test ends, then closes e too.
+func serveLevee(tb testing.TB, e *rules.Engine) string {
+	tb.Helper()
+	fc := filter.Config{Listen: "inet:127.0.0.1:0"}
 	if err := fc.Validate(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	s := NewServer(fc, e, nil)
+	s := filter.NewServer(fc, e, nil)
 	go s.Serve(ln)
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.Shutdown(ctx)
@@ -93,16 +101,16 @@ func startBenchLevee(t testing.TB) string {
 	return "inet:" + ln.Addr().String()
 }
 
-func TestLoadBenchCorpus(t *testing.T) {
+func TestLoad(t *testing.T) {
 	dir := writeBenchFixture(t)
-	msgs, err := LoadBenchCorpus(dir, "")
+	msgs, err := Load(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(msgs) != 4 {
 		t.Fatalf("got %d messages, want 4", len(msgs))
 	}
-	byName := map[string]BenchMessage{}
+	byName := map[string]Message{}
 	for _, m := range msgs {
 		byName[m.Name] = m
 		if bytes.Contains(bytes.ReplaceAll(m.Body, []byte("\r\n"), nil), []byte("\n")) {
@@ -110,15 +118,15 @@ func TestLoadBenchCorpus(t *testing.T) {
 		}
 	}
 	a := byName["ham/a.eml"]
-	if a.Env.ClientIP != netip.MustParseAddr("192.0.2.10") || a.Env.ClientName != "mail.example.com" ||
-		a.Env.MailFrom != "alice@example.com" || len(a.Env.Rcpts) != 1 || a.Env.Rcpts[0] != "bob@example.org" {
-		t.Errorf("ham/a.eml envelope = %+v", a.Env)
+	if a.Client.IP != netip.MustParseAddr("192.0.2.10") || a.Client.Name != "mail.example.com" ||
+		a.From != "alice@example.com" || len(a.Rcpts) != 1 || a.Rcpts[0] != "bob@example.org" {
+		t.Errorf("ham/a.eml envelope = %+v %q %q", a.Client, a.From, a.Rcpts)
 	}
-	if len(a.Fields) != 8 || !strings.Contains(a.Fields[0].Value, "\n\tby mx") || strings.Contains(a.Fields[0].Value, "\r") {
-		t.Errorf("ham/a.eml fields = %q", a.Fields)
+	if len(a.Header) != 8 || !strings.Contains(a.Header[0].Value, "\n\tby mx") || strings.Contains(a.Header[0].Value, "\r") {
+		t.Errorf("ham/a.eml fields = %q", a.Header)
 	}
-	if g := byName["spam/gtube.eml"]; g.Env.MailFrom != "" || g.Env.ClientIP != netip.MustParseAddr("198.51.100.7") {
-		t.Errorf("spam/gtube.eml envelope = %+v", g.Env)
+	if g := byName["spam/gtube.eml"]; g.From != "" || g.Client.IP != netip.MustParseAddr("198.51.100.7") {
+		t.Errorf("spam/gtube.eml envelope = %+v %q", g.Client, g.From)
 	}
 
 	// The same corpus as a .tar.gz under a leading directory.
@@ -139,7 +147,7 @@ func TestLoadBenchCorpus(t *testing.T) {
 	if err := os.WriteFile(tgz, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fromTar, err := LoadBenchCorpus(tgz, "")
+	fromTar, err := Load(tgz, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,17 +156,17 @@ func TestLoadBenchCorpus(t *testing.T) {
 	}
 	for _, m := range fromTar {
 		d := byName[m.Name]
-		if m.Env.ClientIP != d.Env.ClientIP || !bytes.Equal(m.Body, d.Body) || len(m.Fields) != len(d.Fields) {
+		if m.Client.IP != d.Client.IP || !bytes.Equal(m.Body, d.Body) || len(m.Header) != len(d.Header) {
 			t.Errorf("tar.gz %s differs from the directory's", m.Name)
 		}
 	}
 }
 
-func TestLoadBenchCorpusPlainEML(t *testing.T) {
+func TestLoadPlainEML(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "one.eml"), []byte(benchFixture["ham/a.eml"]), 0o644)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a message"), 0o644)
-	msgs, err := LoadBenchCorpus(dir, "")
+	msgs, err := Load(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,27 +175,27 @@ func TestLoadBenchCorpusPlainEML(t *testing.T) {
 	}
 	// No envelope.jsonl: the envelope comes from the Received field, the
 	// recipient from To.
-	env := msgs[0].Env
-	if env.ClientIP != netip.MustParseAddr("192.0.2.10") || env.Helo != "mail.example.com" ||
-		len(env.Rcpts) != 1 || env.Rcpts[0] != "bob@example.org" {
-		t.Errorf("envelope = %+v", env)
+	m := msgs[0]
+	if m.Client.IP != netip.MustParseAddr("192.0.2.10") || m.Client.Helo != "mail.example.com" ||
+		len(m.Rcpts) != 1 || m.Rcpts[0] != "bob@example.org" {
+		t.Errorf("envelope = %+v %q", m.Client, m.Rcpts)
 	}
 	// --envelope replaces it.
 	ef := filepath.Join(dir, "env.jsonl")
 	os.WriteFile(ef, []byte(`{"file": "one.eml", "client_ip": "203.0.113.5", "helo": "h", "mail_from": "m@example.com", "rcpt_to": "r@example.org"}`), 0o644)
-	if msgs, err = LoadBenchCorpus(dir, ef); err != nil {
+	if msgs, err = Load(dir, ef); err != nil {
 		t.Fatal(err)
 	}
-	if env := msgs[0].Env; env.ClientIP != netip.MustParseAddr("203.0.113.5") || env.Rcpts[0] != "r@example.org" {
-		t.Errorf("with --envelope: %+v", env)
+	if m := msgs[0]; m.Client.IP != netip.MustParseAddr("203.0.113.5") || m.Rcpts[0] != "r@example.org" {
+		t.Errorf("with --envelope: %+v %q", m.Client, m.Rcpts)
 	}
-	if _, err := LoadBenchCorpus(t.TempDir(), ""); err == nil {
+	if _, err := Load(t.TempDir(), ""); err == nil {
 		t.Error("an empty directory loaded without error")
 	}
 }
 
 func TestBenchBaseline(t *testing.T) {
-	msgs, err := LoadBenchCorpus(writeBenchFixture(t), "")
+	msgs, err := Load(writeBenchFixture(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +204,7 @@ func TestBenchBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	r, err := Bench(context.Background(), msgs, BenchOptions{Addr: addr, Concurrency: 2, N: 10, Reuse: 3, Timeout: 10 * time.Second})
+	r, err := Run(context.Background(), msgs, Options{Addr: addr, Concurrency: 2, N: 10, Reuse: 3, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +217,7 @@ func TestBenchBaseline(t *testing.T) {
 }
 
 func TestBenchLevee(t *testing.T) {
-	msgs, err := LoadBenchCorpus(writeBenchFixture(t), "")
+	msgs, err := Load(writeBenchFixture(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +235,7 @@ func TestBenchLevee(t *testing.T) {
 		{"plain protocol, reused connections", 2, 12, 5, 0, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := Bench(context.Background(), msgs, BenchOptions{Addr: addr, Concurrency: tc.conc, N: tc.n,
+			r, err := Run(context.Background(), msgs, Options{Addr: addr, Concurrency: tc.conc, N: tc.n,
 				Reuse: tc.reuse, Warmup: tc.warmup, Mixed: tc.mixed, Plain: tc.plain, Timeout: 10 * time.Second, CPUPIDs: []int{os.Getpid()}})
 			if err != nil {
 				t.Fatal(err)
@@ -246,7 +254,7 @@ func TestBenchLevee(t *testing.T) {
 }
 
 func TestBenchErrorsCounted(t *testing.T) {
-	msgs, err := LoadBenchCorpus(writeBenchFixture(t), "")
+	msgs, err := Load(writeBenchFixture(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +273,7 @@ func TestBenchErrorsCounted(t *testing.T) {
 			c.Close()
 		}
 	}()
-	r, err := Bench(context.Background(), msgs, BenchOptions{Addr: "inet:" + ln.Addr().String(), N: 3, Timeout: 5 * time.Second})
+	r, err := Run(context.Background(), msgs, Options{Addr: "inet:" + ln.Addr().String(), N: 3, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,11 @@
-package filter
+package bench
 
 // Benchmarks of the milter path end to end, in process: a server and the
 // bench client (Postfix's side) over loopback TCP, one connection per
 // message, real messages of the dev corpus (or the small fixture when the
 // corpus is missing).
 //
-//	go test -run '^$' -bench Milter -benchmem ./filter
+//	go test -run '^$' -bench Milter -benchmem ./filter/mta/bench
 //
 // BenchmarkMilterBaseline is go-milter's own server with a no-op backend:
 // the protocol's floor. BenchmarkMilterLevee minus it is levee's own cost
@@ -13,8 +13,6 @@ package filter
 // rules/received.BenchmarkParse; the cached DNSBL path: rules/dnsbl.
 
 import (
-	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -29,7 +27,7 @@ import (
 
 var (
 	milterBenchOnce sync.Once
-	milterBenchMsgs []BenchMessage
+	milterBenchMsgs []Message
 	milterBenchErr  error
 )
 
@@ -55,7 +53,7 @@ func benchCorpusPath() string {
 
 // milterBenchMessages is every 20th message of the dev corpus, or the
 // fixture when the corpus is missing (with CI set, a missing corpus fails).
-func milterBenchMessages(b *testing.B) []BenchMessage {
+func milterBenchMessages(b *testing.B) []Message {
 	b.Helper()
 	p := benchCorpusPath()
 	if _, err := os.Stat(p); err != nil {
@@ -63,14 +61,14 @@ func milterBenchMessages(b *testing.B) []BenchMessage {
 			b.Fatalf("dev corpus not found (%s)", p)
 		}
 		b.Logf("dev corpus not found (%s): using the fixture", p)
-		msgs, err := LoadBenchCorpus(writeBenchFixture(b), "")
+		msgs, err := Load(writeBenchFixture(b), "")
 		if err != nil {
 			b.Fatal(err)
 		}
 		return msgs
 	}
 	milterBenchOnce.Do(func() {
-		all, err := LoadBenchCorpus(p, "")
+		all, err := Load(p, "")
 		if err != nil {
 			milterBenchErr = err
 			return
@@ -85,7 +83,8 @@ func milterBenchMessages(b *testing.B) []BenchMessage {
 	return milterBenchMsgs
 }
 
-// defaultEngine is the engine of the embedded default config, without DNS.
+// defaultEngine is the engine of the embedded default config, without DNS
+// (serveLevee closes it).
 func defaultEngine(b *testing.B) *rules.Engine {
 	b.Helper()
 	var c struct {
@@ -98,21 +97,20 @@ func defaultEngine(b *testing.B) *rules.Engine {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(e.Close)
 	return e
 }
 
-func benchMilter(b *testing.B, addr string, msgs []BenchMessage) {
+func benchMilter(b *testing.B, addr string, msgs []Message) {
 	var n int
 	for _, m := range msgs {
 		n += len(m.Body)
-		for _, f := range m.Fields {
+		for _, f := range m.Header {
 			n += len(f.Name) + len(f.Value) + 3
 		}
 	}
 	b.SetBytes(int64(n / len(msgs)))
 	b.ReportAllocs()
-	cl := &benchClient{opt: &BenchOptions{Addr: addr, Reuse: 1, Timeout: 30 * time.Second}}
+	cl := &client{opt: &Options{Addr: addr, Reuse: 1, Timeout: 30 * time.Second}}
 	i := 0
 	for b.Loop() {
 		if out := cl.send(&msgs[i%len(msgs)]); out.err != nil {
@@ -137,21 +135,5 @@ func BenchmarkMilterBaseline(b *testing.B) {
 // one message per connection, judged and answered.
 func BenchmarkMilterLevee(b *testing.B) {
 	msgs := milterBenchMessages(b)
-	e := defaultEngine(b)
-	fc := Config{Listen: "inet:127.0.0.1:0"}
-	if err := fc.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := NewServer(fc, e, nil)
-	go s.Serve(ln)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	}()
-	benchMilter(b, "inet:"+ln.Addr().String(), msgs)
+	benchMilter(b, serveLevee(b, defaultEngine(b)), msgs)
 }

@@ -1,4 +1,13 @@
-package filter
+// Package mta plays the MTA's side: the milter protocol as Postfix's
+// milter8 client speaks it (Session), and SMTP as a client speaks it to an
+// MTA (SMTPClient). `levee bench` (package bench below), the tests of
+// package filter and the end-to-end tests of cmd/levee send their messages
+// with it: one milter client, one SMTP client.
+//
+// It does not import levee's milter (package filter), so it can load any
+// milter (levee, rspamd, spamass-milter, go-milter's own server) and
+// filter's own tests can use it.
+package mta
 
 import (
 	"bufio"
@@ -27,17 +36,19 @@ const (
 // ErrMilterVersion is a milter's negotiation answer no MTA would take.
 var ErrMilterVersion = errors.New("milter: unsupported protocol version or actions")
 
-// mtaSession plays the MTA's side of the milter protocol the way Postfix's
-// milter8 client does, for `levee bench`: it offers protocol version 6 with
-// the given event flags, takes the milter's answer as it is (any version
-// from 2 to 6), sends only the events the milter wants, reads a reply only
-// where the milter gives one, and buffers what it writes until it waits for
-// a reply (Postfix's VSTREAM flushes before each read).
+// Session plays the MTA's side of the milter protocol the way Postfix's
+// milter8 client does: it offers protocol version 6 with the given event
+// flags, takes the milter's answer as it is (any version from 2 to 6),
+// sends only the events the milter wants, reads a reply only where the
+// milter gives one, and buffers what it writes until it waits for a reply
+// (Postfix's VSTREAM flushes before each read). Offered no flags (offer
+// 0), the milter answers every event, as with go-milter's client.
 //
-// go-milter's client cannot do this: it refuses a version-2 milter when it
-// has offered any flag beyond version 2, so it cannot offer what Postfix
-// offers and still talk to go-milter's own server.
-type mtaSession struct {
+// Its methods follow go-milter's ClientSession. go-milter's client cannot
+// do what Session does: it refuses a version-2 milter when it has offered
+// any flag beyond version 2, so it cannot offer what Postfix offers and
+// still talk to go-milter's own server.
+type Session struct {
 	conn    net.Conn
 	r       *bufio.Reader
 	w       *bufio.Writer
@@ -50,8 +61,11 @@ type mtaSession struct {
 	inMsg    bool               // MAIL sent, end of message not yet answered
 }
 
-// dialMTA connects to a milter (Postfix notation) and negotiates.
-func dialMTA(addr string, timeout time.Duration, offer milter.OptProtocol) (*mtaSession, error) {
+// Dial connects to a milter (Postfix notation: inet:HOST:PORT,
+// unix:/PATH) and negotiates, offering the event flags offer
+// (PostfixProtocol: what Postfix offers; 0: none). timeout bounds the dial
+// and each wait for the milter.
+func Dial(addr string, timeout time.Duration, offer milter.OptProtocol) (*Session, error) {
 	network, address, err := ParseAddr(addr)
 	if err != nil {
 		return nil, err
@@ -60,10 +74,10 @@ func dialMTA(addr string, timeout time.Duration, offer milter.OptProtocol) (*mta
 	if err != nil {
 		return nil, err
 	}
-	r, w := mtaReaders.Get().(*bufio.Reader), mtaWriters.Get().(*bufio.Writer)
+	r, w := readers.Get().(*bufio.Reader), writers.Get().(*bufio.Writer)
 	r.Reset(c)
 	w.Reset(c)
-	s := &mtaSession{conn: c, r: r, w: w, timeout: timeout}
+	s := &Session{conn: c, r: r, w: w, timeout: timeout}
 	if err := s.negotiate(offer); err != nil {
 		s.release()
 		c.Close()
@@ -72,24 +86,24 @@ func dialMTA(addr string, timeout time.Duration, offer milter.OptProtocol) (*mta
 	return s, nil
 }
 
-// The load generator's buffers are recycled, so that its own garbage
+// The buffers are recycled, so that a load generator's own garbage
 // collection disturbs the milter it measures as little as it can.
 var (
-	mtaReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-	mtaWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
 )
 
-func (s *mtaSession) release() {
+func (s *Session) release() {
 	if s.r != nil {
 		s.r.Reset(nil)
-		mtaReaders.Put(s.r)
+		readers.Put(s.r)
 		s.w.Reset(nil)
-		mtaWriters.Put(s.w)
+		writers.Put(s.w)
 		s.r, s.w = nil, nil
 	}
 }
 
-func (s *mtaSession) negotiate(offer milter.OptProtocol) error {
+func (s *Session) negotiate(offer milter.OptProtocol) error {
 	var d [12]byte
 	binary.BigEndian.PutUint32(d[0:], 6)
 	binary.BigEndian.PutUint32(d[4:], uint32(PostfixActions))
@@ -112,7 +126,7 @@ func (s *mtaSession) negotiate(offer milter.OptProtocol) error {
 }
 
 // write buffers one packet.
-func (s *mtaSession) write(code byte, data ...[]byte) {
+func (s *Session) write(code byte, data ...[]byte) {
 	n := 1
 	for _, d := range data {
 		n += len(d)
@@ -128,7 +142,7 @@ func (s *mtaSession) write(code byte, data ...[]byte) {
 
 // read flushes what is buffered and reads one packet, skipping progress
 // packets. The data is valid until the next read.
-func (s *mtaSession) read() (byte, []byte, error) {
+func (s *Session) read() (byte, []byte, error) {
 	if s.timeout > 0 {
 		s.conn.SetDeadline(time.Now().Add(s.timeout))
 	}
@@ -160,7 +174,7 @@ func (s *mtaSession) read() (byte, []byte, error) {
 
 // event sends an event unless the milter asked not to get it (skip), and
 // reads the answer unless the milter asked not to give one (noReply).
-func (s *mtaSession) event(code byte, skip, noReply milter.OptProtocol, data ...[]byte) (*milter.Action, error) {
+func (s *Session) event(code byte, skip, noReply milter.OptProtocol, data ...[]byte) (*milter.Action, error) {
 	if s.Protocol&skip != 0 {
 		return &milter.Action{Code: milter.ActContinue}, nil
 	}
@@ -172,10 +186,11 @@ func (s *mtaSession) event(code byte, skip, noReply milter.OptProtocol, data ...
 	if err != nil {
 		return nil, err
 	}
-	return parseMilterAction(c, d)
+	return parseAction(c, d)
 }
 
-func parseMilterAction(code byte, data []byte) (*milter.Action, error) {
+// parseAction reads a milter's answer to an event.
+func parseAction(code byte, data []byte) (*milter.Action, error) {
 	act := &milter.Action{Code: milter.ActionCode(code)}
 	switch act.Code {
 	case milter.ActAccept, milter.ActContinue, milter.ActDiscard, milter.ActReject, milter.ActTempFail, milter.ActSkip:
@@ -209,25 +224,42 @@ func cstr(s string) []byte { return append([]byte(s), 0) }
 var stageSkip = map[milter.Code]milter.OptProtocol{
 	milter.CodeConn: milter.OptNoConnect, milter.CodeHelo: milter.OptNoHelo, milter.CodeMail: milter.OptNoMailFrom,
 	milter.CodeRcpt: milter.OptNoRcptTo, milter.CodeHeader: milter.OptNoHeaders, milter.CodeEOH: milter.OptNoEOH,
-	cmdData: milter.OptNoData,
+	milter.CodeData: milter.OptNoData,
 }
 
-// Macros sends the macros of a stage, as Postfix does before the stage's
-// event (and not when the milter does not want the event).
-func (s *mtaSession) Macros(stage milter.Code, kv ...string) error {
-	if s.Protocol&stageSkip[stage] != 0 {
-		return nil
-	}
-	d := []byte{byte(stage)}
-	for _, v := range kv {
-		d = append(d, v...)
-		d = append(d, 0)
-	}
-	s.write(byte(milter.CodeMacro), d)
+// Macros sends the macros of a stage (name, value, name, value...), as
+// Postfix does before the stage's event (and not when the milter does not
+// want the event).
+func (s *Session) Macros(stage milter.Code, kv ...string) error {
+	s.macros(stage, kv)
 	return nil
 }
 
-func (s *mtaSession) Conn(host string, fam milter.ProtoFamily, port uint16, addr string) (*milter.Action, error) {
+// macros writes one macro packet made of the lists, without building it.
+func (s *Session) macros(stage milter.Code, lists ...[]string) {
+	if s.Protocol&stageSkip[stage] != 0 {
+		return
+	}
+	n := 2 // code and stage
+	for _, l := range lists {
+		for _, v := range l {
+			n += len(v) + 1
+		}
+	}
+	var h [6]byte
+	binary.BigEndian.PutUint32(h[:], uint32(n))
+	h[4], h[5] = byte(milter.CodeMacro), byte(stage)
+	s.w.Write(h[:])
+	for _, l := range lists {
+		for _, v := range l {
+			s.w.WriteString(v)
+			s.w.WriteByte(0)
+		}
+	}
+}
+
+// Conn sends the client's host name, address family, port and address.
+func (s *Session) Conn(host string, fam milter.ProtoFamily, port uint16, addr string) (*milter.Action, error) {
 	d := append(cstr(host), byte(fam))
 	if fam != milter.FamilyUnknown {
 		if fam == milter.FamilyInet || fam == milter.FamilyInet6 {
@@ -238,41 +270,86 @@ func (s *mtaSession) Conn(host string, fam milter.ProtoFamily, port uint16, addr
 	return s.event(byte(milter.CodeConn), milter.OptNoConnect, milter.OptNoConnReply, d)
 }
 
-func (s *mtaSession) Helo(name string) (*milter.Action, error) {
+// Helo sends the HELO (or EHLO) name.
+func (s *Session) Helo(name string) (*milter.Action, error) {
 	return s.event(byte(milter.CodeHelo), milter.OptNoHelo, milter.OptNoHeloReply, cstr(name))
 }
 
-func (s *mtaSession) Mail(from string) (*milter.Action, error) {
+// Mail sends MAIL FROM (the address without <>) and its ESMTP arguments.
+func (s *Session) Mail(from string, esmtpArgs []string) (*milter.Action, error) {
 	s.inMsg = true
-	return s.event(byte(milter.CodeMail), milter.OptNoMailFrom, milter.OptNoMailReply, cstr("<"+from+">"))
+	return s.event(byte(milter.CodeMail), milter.OptNoMailFrom, milter.OptNoMailReply, withArgs("<"+from+">", esmtpArgs))
 }
 
-func (s *mtaSession) Rcpt(to string) (*milter.Action, error) {
-	return s.event(byte(milter.CodeRcpt), milter.OptNoRcptTo, milter.OptNoRcptReply, cstr("<"+to+">"))
+// Rcpt sends RCPT TO (the address without <>) and its ESMTP arguments.
+func (s *Session) Rcpt(to string, esmtpArgs []string) (*milter.Action, error) {
+	return s.event(byte(milter.CodeRcpt), milter.OptNoRcptTo, milter.OptNoRcptReply, withArgs("<"+to+">", esmtpArgs))
+}
+
+// withArgs is the data of MAIL and RCPT: the address, then each argument.
+func withArgs(addr string, args []string) []byte {
+	d := cstr(addr)
+	for _, a := range args {
+		d = append(append(d, a...), 0)
+	}
+	return d
 }
 
 // Data is the SMTP DATA command (protocol version 4 and later).
-func (s *mtaSession) Data() (*milter.Action, error) {
-	return s.event(cmdData, milter.OptNoData, milter.OptNoDataReply)
+func (s *Session) Data() (*milter.Action, error) {
+	return s.event(byte(milter.CodeData), milter.OptNoData, milter.OptNoDataReply)
 }
 
-func (s *mtaSession) HeaderField(name, value string) (*milter.Action, error) {
+// HeaderField sends one header field; the value keeps its folding.
+func (s *Session) HeaderField(name, value string) (*milter.Action, error) {
 	if s.Protocol&milter.OptHeaderLeadingSpace != 0 {
 		value = " " + value
 	}
 	return s.event(byte(milter.CodeHeader), milter.OptNoHeaders, milter.OptNoHeaderReply, cstr(name), cstr(value))
 }
 
-func (s *mtaSession) HeaderEnd() (*milter.Action, error) {
+// HeaderEnd sends end of header.
+func (s *Session) HeaderEnd() (*milter.Action, error) {
 	return s.event(byte(milter.CodeEOH), milter.OptNoEOH, milter.OptNoEOHReply)
 }
 
-func (s *mtaSession) BodyChunk(b []byte) (*milter.Action, error) {
+// BodyChunk sends one body chunk (at most milter.MaxBodyChunk bytes).
+func (s *Session) BodyChunk(b []byte) (*milter.Action, error) {
 	return s.event(byte(milter.CodeBody), milter.OptNoBody, milter.OptNoBodyReply, b)
 }
 
+// BodyReadFrom sends the body read from r in chunks of
+// milter.MaxBodyChunk, then end of message, as go-milter's ClientSession
+// does: an answer other than "continue" to a chunk ends it early (with no
+// changes), SKIP ends the body.
+func (s *Session) BodyReadFrom(r io.Reader) ([]milter.ModifyAction, *milter.Action, error) {
+	buf := make([]byte, milter.MaxBodyChunk)
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			act, err := s.BodyChunk(buf[:n])
+			if err != nil {
+				return nil, nil, err
+			}
+			if act.Code == milter.ActSkip {
+				break
+			}
+			if act.Code != milter.ActContinue {
+				return nil, act, nil
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return s.End()
+}
+
 // End sends end of message and reads the milter's changes and its answer.
-func (s *mtaSession) End() ([]milter.ModifyAction, *milter.Action, error) {
+func (s *Session) End() ([]milter.ModifyAction, *milter.Action, error) {
 	s.write(byte(milter.CodeEOB))
 	var mods []milter.ModifyAction
 	for {
@@ -287,7 +364,7 @@ func (s *mtaSession) End() ([]milter.ModifyAction, *milter.Action, error) {
 			continue
 		}
 		s.inMsg = false
-		act, err := parseMilterAction(c, d)
+		act, err := parseAction(c, d)
 		return mods, act, err
 	}
 }
@@ -336,15 +413,17 @@ func parseModify(code byte, d []byte) (m milter.ModifyAction, ok bool, err error
 }
 
 // Abort ends the message in progress (Postfix sends it after an early
-// answer and before the next MAIL).
-func (s *mtaSession) Abort() error {
+// answer and before the next MAIL). It is sent with the next packet that
+// waits for an answer, or at Close.
+func (s *Session) Abort() error {
 	s.inMsg = false
 	s.write(byte(milter.CodeAbort))
 	return nil
 }
 
-// Close sends QUIT (after ABORT within a message) and closes the connection.
-func (s *mtaSession) Close() error {
+// Close sends QUIT (after ABORT within a message) and closes the
+// connection. Closing twice is harmless.
+func (s *Session) Close() error {
 	if s.w == nil {
 		return nil // closed already
 	}

@@ -1,4 +1,4 @@
-package filter
+package mta
 
 import (
 	"time"
@@ -6,17 +6,19 @@ import (
 	"github.com/emersion/go-milter"
 )
 
-// ClientActions and ClientProtocol are the masks levee's own milter clients
-// (tests, `levee bench`) offer. go-milter's NewDefaultClient asks for v6
-// actions (ChangeFrom) and then fails against a v2 server, its own included,
-// so clients always state their masks explicitly.
+// ClientActions and ClientProtocol are the masks NewClient offers.
+// go-milter's NewDefaultClient asks for v6 actions (ChangeFrom) and then
+// fails against a v2 server, its own included, so a go-milter client must
+// state its masks explicitly.
 const (
 	ClientActions  = milter.OptAddHeader | milter.OptChangeHeader | milter.OptQuarantine | milter.OptAddRcpt | milter.OptRemoveRcpt | milter.OptChangeBody
 	ClientProtocol = milter.OptProtocol(0)
 )
 
-// NewClient returns a go-milter client for a Postfix-notation address,
-// playing the MTA's side with explicit masks.
+// NewClient returns go-milter's own client for a Postfix-notation address,
+// with explicit masks, for code that wants go-milter's ClientSession
+// rather than Session (levee's tests use it to check that levee serves a
+// client that downgrades to protocol version 2).
 func NewClient(addr string, timeout time.Duration) (*milter.Client, error) {
 	network, address, err := ParseAddr(addr)
 	if err != nil {
