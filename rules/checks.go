@@ -80,10 +80,6 @@ func init() {
 			Test: func(m *Message) bool { return fromLocalNoVowelRE.MatchString(fromLocal(m)) }},
 		Rule{Name: "FROM_NAME_HAS_TITLE", Score: 0.5, Kind: KindHeader, Desc: "From display name starts with a title (Mr, Mrs, Dr, Barrister)",
 			Test: func(m *Message) bool { return titleRE.MatchString(fromName(m)) }},
-		Rule{Name: "NULL_SENDER_NOT_BOUNCE", Score: 1.5, Kind: KindEnvelope, Desc: "Null envelope sender on a message that is not a bounce or auto-reply",
-			Test: nullSenderNotBounce},
-		Rule{Name: "ENVFROM_FORGED_PROVIDER", Score: 1.5, Kind: KindEnvelope, Desc: "Envelope sender at a big mail provider, sent from outside it",
-			Test: envFromForgedProvider},
 
 		// Reply-To
 		Rule{Name: "FREEMAIL_FORGED_REPLYTO", Score: 2.0, Kind: KindHeader, Desc: "Reply-To is a freemail address, From is not (or another one)",
@@ -487,43 +483,6 @@ func excessBase64(raw string) bool {
 }
 
 var encodedWordRE = regexp.MustCompile(`=\?([^?\s]+)\?([bBqQ])\?[^?\s]*\?=`)
-
-var bounceFromRE = regexp.MustCompile(`(?i)^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|mdaemon|bounces?|noreply|no-reply|do-not-reply|donotreply)@`)
-
-// nullSenderNotBounce: MAIL FROM:<> is for delivery reports and automatic
-// replies (RFC 5321 4.5.5, RFC 3834); spammers use it to dodge sender
-// checks.
-func nullSenderNotBounce(m *Message) bool {
-	if m.Env.MailFrom != "" || !m.Env.ClientIP.IsValid() {
-		return false
-	}
-	ct := strings.ToLower(m.Header("Content-Type"))
-	if strings.HasPrefix(ct, "multipart/report") || strings.HasPrefix(ct, "message/") {
-		return false
-	}
-	if m.Has("Auto-Submitted") || m.Has("X-Autoreply") || m.Has("X-Autorespond") || m.Has("Disposition-Notification-To") && m.Has("Original-Message-ID") {
-		return false
-	}
-	if bounceFromRE.MatchString(addrOf(m.Header("From"))) {
-		return false
-	}
-	return true
-}
-
-// envFromForgedProvider: MAIL FROM is at gmail.com, yahoo.com, ... but the
-// client is not one of that provider's servers (their users can only
-// send through them; forwarders rewrite the sender with SRS).
-func envFromForgedProvider(m *Message) bool {
-	p := providerOf(domainOf(m.Env.MailFrom))
-	if p == nil {
-		return false
-	}
-	name, known := m.Env.RDNS()
-	if !known {
-		return false
-	}
-	return !p.ownsHost(name) && !p.ownsHost(heloName(m))
-}
 
 // ---- Reply-To
 

@@ -157,12 +157,6 @@ var checkCases = []checkCase{
 	{"FROM_LOCAL_DIGITS", hdr("From: <user8837466213@example.org>"), hdr("From: <alice1984@example.org>")},
 	{"FROM_LOCAL_NOVOWEL", hdr("From: <xkcdqwrtzp@example.org>"), hdr("From: <christopher@example.org>")},
 	{"FROM_NAME_HAS_TITLE", hdr("From: Mrs. Grace Williams <grace@example.org>"), hdr("From: Drew Mrsic <drew@example.org>")},
-	{"NULL_SENDER_NOT_BOUNCE", envOnly(func(e *Envelope) { e.MailFrom = "" }),
-		checkEdit{hdr: []string{"From: Mail Delivery System <MAILER-DAEMON@example.org>"}, env: func(e *Envelope) { e.MailFrom = "" }}},
-	{"ENVFROM_FORGED_PROVIDER", envOnly(func(e *Envelope) { e.MailFrom = "someone@gmail.com" }),
-		envOnly(func(e *Envelope) {
-			e.MailFrom, e.ClientName, e.Helo = "someone@gmail.com", "mail-ed1-f54.google.com", "mail-ed1-f54.google.com"
-		})},
 
 	// Reply-To
 	{"FREEMAIL_FORGED_REPLYTO", hdr("Reply-To: claims.dept@gmail.com"),
@@ -193,17 +187,6 @@ var checkCases = []checkCase{
 	// the header block
 	{"MULTIPLE_UNIQUE_HEADERS", hdr("+Subject: second subject"), hdr("+Comments: a second comment")},
 	{"MISSING_ESSENTIAL_HEADERS", hdr("Date:", "Message-ID:"), hdr("Message-ID:")},
-
-	// HELO and rDNS
-	{"HELO_BARE_IP", helo("[93.184.216.34]"), helo("mail.example.org")},
-	{"HELO_BAD_IP", helo("[192.168.1.1]"), helo("[93.184.216.34]")},
-	{"HELO_NOT_FQDN", helo("ANNA"), helo("anna.example.org")},
-	{"HELO_LOCALHOST", helo("localhost.localdomain"), helo("localhost-relay.example.org")},
-	{"HELO_DYNAMIC", helo("93-184-216-34.dsl.example.net"), helo("mail2.example.net")},
-	{"HELO_FAKE_PROVIDER", helo("mail.yahoo.com"), envOnly(func(e *Envelope) { e.Helo, e.ClientName = "mail.yahoo.com", "sonic301-2.consmr.mail.gq1.yahoo.com" })},
-	{"HELO_NE_RDNS", helo("mail.example.com"), helo("smtp.example.org")},
-	{"RDNS_NONE", rdns("unknown"), rdns("")},
-	{"RDNS_DYNAMIC", rdns("pool-93-184-216-34.bstn.east.example.net"), rdns("mail-93.example.net")},
 
 	// Received
 	{"RCVD_ILLEGAL_IP", hdr("+Received: from pc (pc [0.1.2.3]) by mail.example.org; Tue, 2 Jan 2024 09:59:40 +0000"),
