@@ -7,8 +7,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/levee-mail/levee/rules/received"
 )
 
 // addrOf extracts the first mailbox address of an address-list header value;
@@ -171,13 +169,4 @@ func (m *Message) URLHosts() []string {
 		}
 	})
 	return m.urls
-}
-
-// lastUntrusted returns the IP of the last untrusted relay in the Received chain.
-func (e *Engine) lastUntrusted(m *Message) (netip.Addr, bool) {
-	hop, _, ok := received.LastUntrusted(m.Received(), e.cfg.trusted, e.cfg.internal)
-	if !ok {
-		return netip.Addr{}, false
-	}
-	return hop.IP, hop.IP.IsValid()
 }

@@ -1,5 +1,14 @@
 package rules
 
+// Checks on the Received chain (parsed by rules/received): what the relays
+// before levee's MTA wrote. Names follow SpamAssassin (20_head_tests.cf)
+// where they exist.
+//
+//   - RCVD_ILLEGAL_IP, RCVD_DOUBLE_IP, RCVD_DATE_FORGED, ONCE_RECEIVED_DYNAMIC
+//   - one per big provider (providers.go): FORGED_GMAIL_RCVD,
+//     FORGED_YAHOO_RCVD, FORGED_HOTMAIL_RCVD, FORGED_AOL_RCVD,
+//     FORGED_ICLOUD_RCVD
+
 import (
 	"fmt"
 	"net/netip"
@@ -9,9 +18,6 @@ import (
 	"github.com/levee-mail/levee/rules/received"
 )
 
-// Checks on the SMTP envelope (HELO, the client's reverse DNS) and on the
-// Received chain. Names follow SpamAssassin (20_fake_helo_tests.cf,
-// 20_dynrdns.cf, 20_head_tests.cf) and rspamd (hfilter.lua) where they exist.
 func init() {
 	register(
 		Rule{Name: "RCVD_ILLEGAL_IP", Score: 1.3, Kind: KindReceived, Desc: "Received header names an IP that cannot send mail (0/8, multicast, reserved, TEST-NET)",
@@ -153,4 +159,13 @@ func forgedProviderRcvd(m *Message, p *bigProvider) bool {
 		}
 	}
 	return true
+}
+
+// lastUntrusted returns the IP of the last untrusted relay in the Received chain.
+func (e *Engine) lastUntrusted(m *Message) (netip.Addr, bool) {
+	hop, _, ok := received.LastUntrusted(m.Received(), e.cfg.trusted, e.cfg.internal)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return hop.IP, hop.IP.IsValid()
 }
