@@ -29,8 +29,6 @@ func init() {
 			Test: mimeHTMLAttachment},
 		Rule{Name: "HTML_HIDDEN_TEXT", Score: 0.8, Kind: KindMIME, Desc: "HTML hides many words (display:none, visibility:hidden, zero font size)",
 			Test: htmlHiddenText},
-		Rule{Name: "BODY_SHORT_LINK", Score: 1.0, Kind: KindMIME, Desc: "Body is a few words and a link",
-			Test: bodyShortLink},
 		Rule{Name: "BODY_EMPTY", Score: 1.0, Kind: KindMIME, Desc: "Message has no text and no attachment",
 			Test: bodyEmpty},
 		Rule{Name: "MIME_NO_VERSION", Score: 0.5, Kind: KindMIME, Desc: "MIME content headers without MIME-Version",
@@ -310,67 +308,10 @@ func computeVisibleText(m *Message) string {
 	return b.String()
 }
 
-// bodyShortLink: the readable text is under a dozen words besides a link.
-func bodyShortLink(m *Message) bool {
-	if len(m.URLHosts()) == 0 {
-		return false
-	}
-	t := visibleText(m)
-	if len(t) > 4096 {
-		return false
-	}
-	return countWords(dropURLTails(dropURLs(t)), 20) < 12
-}
-
-// dropURLs replaces every match of urlRE by a space
-// (urlRE.ReplaceAllString(t, " ")).
-func dropURLs(t string) string {
-	var b []byte
-	last := 0
-	scanURLs(t, func(start, _, end int) bool {
-		b = append(append(b, t[last:start]...), ' ')
-		last = end
-		return true
-	})
-	if b == nil {
-		return t
-	}
-	return string(append(b, t[last:]...))
-}
-
-// dropURLTails replaces every run of non-space characters holding one of
-// / ? = & by a space: urlTailRE (\S*[/?=&]\S*).ReplaceAllString(t, " ").
-func dropURLTails(t string) string {
-	if !strings.ContainsAny(t, "/?=&") {
-		return t
-	}
-	b := make([]byte, 0, len(t))
-	for i := 0; i < len(t); {
-		if isRESpace(t[i]) {
-			b = append(b, t[i])
-			i++
-			continue
-		}
-		j := i
-		for j < len(t) && !isRESpace(t[j]) {
-			j++
-		}
-		if strings.ContainsAny(t[i:j], "/?=&") {
-			b = append(b, ' ')
-		} else {
-			b = append(b, t[i:j]...)
-		}
-		i = j
-	}
-	return string(b)
-}
-
 // isRESpace: the bytes of the regexp class \s.
 func isRESpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
 }
-
-var urlTailRE = regexp.MustCompile(`\S*[/?=&]\S*`) // what dropURLTails does, for its tests
 
 // forWords calls fn with every match of wordRE ([\p{L}\p{N}]{3,}: a
 // run of three or more letters or digits) in s, at most max; fn returns

@@ -210,8 +210,6 @@ var checkCases = []checkCase{
 	{"HTML_HIDDEN_TEXT",
 		checkEdit{hdr: []string{"Content-Type: text/html"}, body: "<p>Pay now</p><div style=\"display:none\">" + strings.Repeat("harmless words about gardening and weather ", 4) + "</div>"},
 		checkEdit{hdr: []string{"Content-Type: text/html"}, body: "<p>Pay now</p><div style=\"display:none\">Your monthly newsletter preview</div><p>" + strings.Repeat("harmless words about gardening and weather ", 4) + "</p>"}},
-	{"BODY_SHORT_LINK", checkEdit{body: "View your document:\nhttps://evil.example.com/x?id=1\n"},
-		checkEdit{body: baseBody + "Menu: https://food.example.com/menu\n"}},
 	{"BODY_EMPTY", checkEdit{body: "\n \n"}, checkEdit{body: "ok\n"}},
 	{"MIME_NO_VERSION", hdr("MIME-Version:", altHdr), hdr(altHdr)},
 

@@ -7,53 +7,6 @@ import (
 	"testing"
 )
 
-var urlTexts = []string{
-	"see https://Example.COM/x and HTTP://a.b:8080/y, ftp://files.example.org",
-	"xhttp://no.example _http://no.example http://ok.example",
-	"http://ftp://x.example https://:80 http://[::1]/ http://1.2.3.4:/",
-	"httpſ://long-s.example HTTPS://Ünïcode.éxample/ http://a\xffb.example",
-	"https://a.b:9x http://host_name~x%41.example:: http://",
-	"://x.example s://y.example tp://z.example",
-	"http://a.example:80http://b.example é:http://c.example",
-}
-
-func urlRefMatches(s string) string {
-	var out string
-	for _, m := range urlRE.FindAllStringSubmatchIndex(s, -1) {
-		out += fmt.Sprintf("[%d %d %d]", m[0], m[2], m[1])
-	}
-	return out
-}
-
-func urlScanMatches(s string) string {
-	var out string
-	scanURLs(s, func(start, host, end int) bool {
-		out += fmt.Sprintf("[%d %d %d]", start, host, end)
-		return true
-	})
-	return out
-}
-
-// TestScanURLs: the hand-written scan finds what urlRE finds.
-func TestScanURLs(t *testing.T) {
-	for _, s := range urlTexts {
-		if got, want := urlScanMatches(s), urlRefMatches(s); got != want {
-			t.Errorf("%q: scan %s, urlRE %s", s, got, want)
-		}
-	}
-}
-
-func FuzzScanURLs(f *testing.F) {
-	for _, s := range urlTexts {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := urlScanMatches(s), urlRefMatches(s); got != want {
-			t.Fatalf("%q: scan %s, urlRE %s", s, got, want)
-		}
-	})
-}
-
 var wordTexts = []string{
 	"", "ab abc abcd ab1 12 123 x_yz é日本語 ĳ½¾ⅷ a\xffbcd \xff\xfeabc",
 	"click https://x.example/a?b=c&d here now www.example.com/path? foo=bar a&b",
