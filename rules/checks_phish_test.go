@@ -17,12 +17,6 @@ const longText = "Here is the report on the quarterly numbers you asked about la
 
 var phishCases = []checkCase{
 	{"FROM_ABUSED_TLD", hdr("From: Promo <news@deals.shop>"), hdr("From: Shop <news@shop.example.org>")},
-	{"BODY_INVISIBLE_CHARS",
-		textBody("Your ac\u200bco\u200bunt is on h\u200bold. Ve\u200bri\u200bfy now."),
-		textBody("Emoji sequences join with ZWJ: \U0001F468\u200d\U0001F469\u200d\U0001F467 is one family.")},
-	{"ATTACH_RISKY",
-		checkEdit{hdr: []string{"Content-Type: multipart/mixed; boundary=b1"}, body: "--b1\nContent-Type: text/plain\n\nsee attached\n--b1\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"Invoice_2291.iso\"\n\nAAAA\n--b1--\n"},
-		checkEdit{hdr: []string{"Content-Type: multipart/mixed; boundary=b1"}, body: "--b1\nContent-Type: text/plain\n\nsee attached\n--b1\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=\"Invoice_2291.pdf\"\n\nAAAA\n--b1--\n"}},
 
 	{"LURE_PHRASES_2",
 		textBody("Dear Customer, please verify your account today. " + longText),
