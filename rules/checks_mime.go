@@ -19,11 +19,6 @@ func init() {
 			Test: xmNoVersion},
 		Rule{Name: "XM_GIBBERISH", Score: 1.0, Kind: KindHeader, Desc: "X-Mailer is random-looking text",
 			Test: xmGibberish},
-
-		Rule{Name: "PUMPDUMP", Score: 1.0, Kind: KindMIME, Desc: "Stock pump-and-dump wording",
-			Test: func(m *Message) bool { return pumpDumpCount(m) >= 1 }},
-		Rule{Name: "PUMPDUMP_MULTI", Score: 2.5, Kind: KindMIME, Desc: "Several stock pump-and-dump phrases",
-			Test: func(m *Message) bool { return pumpDumpCount(m) >= 3 }},
 	)
 }
 
@@ -260,20 +255,3 @@ func foldIndexes(s, w string, k int) func(yield func(int) bool) {
 		}
 	}
 }
-
-// ---- pump and dump (SpamAssassin sandbox jhardin __PUMPDUMP_01..10)
-
-var pumpDumpREs = mustPhrases(false,
-	`\bstock (?:is )?(?:set|going|about|poised|expected|ready) to (?:soar|explode|skyrocket|triple|double|take off)`,
-	`\b(?:will|could|to) (?:soar|explode|skyrocket|triple|double)\b.{0,40}\b(?:stock|shares|price)`,
-	`\bbuy (?:it |shares )?(?:before|by) (?:the )?(?:monday|tuesday|wednesday|thursday|friday|market) ?(?:open|morning|close)?`,
-	`\btrading at (?:a )?(?:bargain|discount|steal)`,
-	`\bgrab (?:as many|all the) shares`,
-	`\b(?:stock|pick) of the (?:year|month|decade)\b`,
-	`\b(?:symbol|ticker)\s{0,4}:?\s{0,4}[A-Z]{3,5}\b.{0,80}\b(?:cents|\$0\.\d\d)`,
-	`\b(?:otc|pink ?sheets?|otcbb)\b.{0,60}\b(?:alert|pick|breakout|soar)`,
-	`\bnext (?:hot )?(?:big|hot) (?:stock|winner)\b`,
-	`\b(?:strong|massive|huge) (?:buy|upside)\b.{0,40}\b(?:stock|shares|target)`,
-)
-
-func pumpDumpCount(m *Message) int { return lureCount(m).pumpDump }

@@ -16,8 +16,6 @@ func init() {
 			Test: func(m *Message) bool { return hostIn(domainOf(addrOf(m.Header("From"))), freeHosting) }},
 		Rule{Name: "FROM_DOMAIN_MANY_LABELS", Score: 1.0, Kind: KindHeader, Desc: "From address domain has six or more labels or runs of one-letter labels",
 			Test: fromDomainManyLabels},
-		Rule{Name: "ADVANCE_FEE_2", Score: 1.5, Kind: KindMIME, Desc: "Two or more advance-fee fraud phrases (next of kin, inheritance fund, barrister)",
-			Test: func(m *Message) bool { return advanceFeeCount(m) >= 2 }},
 	)
 }
 
@@ -40,22 +38,6 @@ func fromDomainInvalid(m *Message) bool {
 	suffix, icann := publicsuffix.PublicSuffix(d)
 	return !icann && !strings.Contains(suffix, ".")
 }
-
-var advanceFeeREs = mustPhrases(true,
-	`\bnext\s+of\s+kin\b`,
-	`\b(?:inheritance|unclaimed|dormant|abandoned)\s+(?:fund|account|sum|deposit|estate)`,
-	`\b(?:barrister|attorney|solicitor)\b.{0,80}\b(?:late|deceased|client)\b`,
-	`\b(?:sum|amount|fund|funds)\s+of\s+(?:us\s*)?\$?\s?\d[\d,.]{0,20}\s*(?:million|m\b)|\b\d{1,12}(?:\.\d{1,6})?\s+million\s+(?:us\s+)?(?:dollars|usd|euros|pounds)`,
-	`\b(?:consignment|diplomat(?:ic)?|atm\s+card|bank\s+draft|compensation\s+(?:fund|payment))\b`,
-	`\b(?:strictly\s+confidential|utmost\s+(?:confidentiality|secrecy)|absolute\s+confidentiality)\b`,
-	`\b(?:your\s+(?:urgent|prompt|swift|immediate)\s+(?:reply|response|attention)|reply\s+(?:urgently|asap))\b`,
-	`\b(?:business\s+proposal|mutual\s+benefit|transfer\s+(?:of\s+)?(?:the\s+)?funds?|foreign\s+partner)\b`,
-	`\b(?:widow|deceased|late\s+husband|terminal(?:ly)?\s+ill|cancer)\b.{0,120}\b(?:fund|donate|charity|money)`,
-	`\b(?:united\s+nations|world\s+bank|imf|fbi)\b.{0,80}\b(?:payment|fund|compensation|beneficiary)`,
-	`\bbeneficiary\b`,
-)
-
-func advanceFeeCount(m *Message) int { return lureCount(m).advanceFee }
 
 // fromDomainManyLabels: "x@j.u.t.o.s.b.i.m.a.m75.example.shop": generated
 // sub-domains that make every campaign's sender look new.

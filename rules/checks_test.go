@@ -195,10 +195,6 @@ var checkCases = []checkCase{
 	{"XM_NO_VERSION", hdr("+X-Mailer: Mass Mailer Pro"), hdr("+X-Mailer: Apple Mail (2.3774.300.61.1.2)")},
 	{"XM_GIBBERISH", hdr("+X-Mailer: xKfPqLmz"), hdr("+X-Mailer: Zimbra")},
 	{"XM_GIBBERISH", hdr("+X-Mailer: DQBWK"), hdr("+X-Mailer: AOL")},
-
-	{"PUMPDUMP", checkEdit{body: "This stock is set to explode next week.\n"}, checkEdit{body: "The stock room is set to close next week.\n"}},
-	{"PUMPDUMP_MULTI", checkEdit{body: "This stock is set to explode. Stock of the year! It is trading at a bargain, buy before Monday open.\n"},
-		checkEdit{body: "This stock is set to explode next week.\n"}},
 }
 
 func b64(s string) string {
