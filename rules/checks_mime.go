@@ -8,20 +8,6 @@ import (
 	"unicode/utf8"
 )
 
-// Checks on the body structure, the mail program's headers and the text.
-func init() {
-	register(
-		Rule{Name: "FORGED_MUA_OUTLOOK", Score: 3.0, Kind: KindHeader, Desc: "Claims Microsoft Outlook but lacks Thread-Index, which Outlook always adds",
-			Test: forgedOutlook},
-		Rule{Name: "MISSING_MIMEOLE", Score: 2.0, Kind: KindHeader, Desc: "Claims Outlook Express/Outlook 2002-2003 but lacks X-MimeOLE",
-			Test: missingMimeOLE},
-		Rule{Name: "XM_NO_VERSION", Score: 0.1, Kind: KindHeader, Desc: "X-Mailer without a version number",
-			Test: xmNoVersion},
-		Rule{Name: "XM_GIBBERISH", Score: 1.0, Kind: KindHeader, Desc: "X-Mailer is random-looking text",
-			Test: xmGibberish},
-	)
-}
-
 var wordRE = regexp.MustCompile(`[\p{L}\p{N}]{3,}`)
 
 // htmlToText strips tags, comments, scripts, styles and the head, and
@@ -140,46 +126,6 @@ func countWords(s string, max int) int {
 }
 
 // ---- mail programs
-
-var (
-	outlookOERE   = regexp.MustCompile(`^Microsoft Outlook Express [4-6]\.|^Microsoft (?:Office )?Outlook(?:, Build| CWS|, Build 1[01]\.| 1[01]\.)|^Microsoft Outlook IMO`)
-	outlookModRE  = regexp.MustCompile(`^Microsoft (?:Office )?Outlook 1[2-6]\.`)
-	xmVersionRE   = regexp.MustCompile(`\d`)
-	xmGibberishRE = regexp.MustCompile(`^[A-Za-z]{5,}$|^[a-z0-9]{12,}$`)
-)
-
-// forgedOutlook: Outlook 2007 and later write Thread-Index on every
-// message (and X-Mailer "Microsoft Outlook 16.0" or "Microsoft Office
-// Outlook 12.0"); bulk mailers copy the X-Mailer alone.
-func forgedOutlook(m *Message) bool {
-	x := m.Header("X-Mailer")
-	return outlookModRE.MatchString(x) && !m.Has("Thread-Index")
-}
-
-// missingMimeOLE: Outlook Express 4-6 and Outlook 2000-2003 (builds 9-11)
-// always write X-MimeOLE.
-func missingMimeOLE(m *Message) bool {
-	x := m.Header("X-Mailer")
-	return outlookOERE.MatchString(x) && !outlookModRE.MatchString(x) && !m.Has("X-MimeOLE")
-}
-
-func xmNoVersion(m *Message) bool {
-	x := strings.TrimSpace(m.Header("X-Mailer"))
-	return x != "" && !xmVersionRE.MatchString(x)
-}
-
-// xmGibberish: an X-Mailer that is one random word: no vowels in a long
-// run, or a lower-case alphanumeric blob.
-func xmGibberish(m *Message) bool {
-	x := strings.TrimSpace(m.Header("X-Mailer"))
-	if !xmGibberishRE.MatchString(x) {
-		return false
-	}
-	if utf8.RuneCountInString(x) >= 12 && strings.IndexFunc(x, unicode.IsDigit) >= 0 {
-		return true
-	}
-	return lowVowelRatio(x) || mixedCaseJunk(x)
-}
 
 // mixedCaseJunk: upper-case letters inside a word at random: "xKfPqLmz".
 func mixedCaseJunk(s string) bool {

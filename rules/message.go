@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"io"
 	"mime"
+	"net/mail"
 	"net/netip"
 	"strings"
 	"sync"
@@ -455,4 +456,27 @@ func FillEnvelope(m *Message) {
 			e.MailFrom = strings.Trim(rp, "<> ")
 		}
 	}
+}
+
+// checkCache holds what several checks derive from one message, computed once.
+type checkCache struct {
+	text     sync.Once
+	textVal  string
+	from     sync.Once
+	fromList []*mail.Address
+	fromOK   bool
+
+	phishOnce sync.Once
+	phish     phishCache // links, forms (links.go)
+	lureOnce  sync.Once
+	lure      lureCounts // phrase counts (phrases.go)
+
+	dateOnce sync.Once
+	date     time.Time // Date: parsed by parseDateLoose
+	dateOK   bool
+
+	partsOnce   sync.Once
+	plain, htm  []Part // textParts (mime.go)
+	htmTextOnce sync.Once
+	htmText     []string // htmlToText of each of htm
 }
