@@ -3,11 +3,20 @@ package rules
 import (
 	"encoding/base64"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
+
+// The table test of every built-in check: each family's test file
+// (envelope_test.go, received_test.go, header_test.go, mime_test.go,
+// links_test.go, phrases_test.go) adds a case per check to checkCases: an
+// edit of the base message that fires it and a near miss that does not.
 
 // checkCase is one table case: the base message with edits applied.
 // hdr lines "Name: value" replace the base field of that name (the first
@@ -121,7 +130,16 @@ func alt(plain, htm string) string {
 
 const altHdr = "Content-Type: multipart/alternative; boundary=b1"
 
-var checkCases = []checkCase{}
+const htmlHdr = "Content-Type: text/html; charset=utf-8"
+
+// htmlBody is an HTML-only message with body b.
+func htmlBody(b string, h ...string) checkEdit {
+	return checkEdit{hdr: append([]string{htmlHdr}, h...), body: "<html><body>" + b + "</body></html>\n"}
+}
+
+func textBody(b string, h ...string) checkEdit { return checkEdit{hdr: h, body: b + "\n"} }
+
+const longText = "Here is the report on the quarterly numbers you asked about last week, with the charts for each region and the notes from the meeting."
 
 func b64(s string) string {
 	e := base64.StdEncoding.EncodeToString([]byte(s))
@@ -132,6 +150,9 @@ func b64(s string) string {
 	}
 	return b.String() + e + "\n"
 }
+
+// checkCases are the table cases of every family, added by their files.
+var checkCases []checkCase
 
 func TestChecksTable(t *testing.T) {
 	rules := map[string]Rule{}
@@ -197,6 +218,48 @@ func TestRegisteredRulesAreComplete(t *testing.T) {
 		if r.Score < 0 || r.Score > 4 {
 			t.Errorf("%s: default score %v outside [0, 4]", r.Name, r.Score)
 		}
+	}
+}
+
+// familyFiles hold the checks, one file per family, named after what its
+// checks look at; each opens with a comment that lists its checks.
+var familyFiles = []string{"envelope.go", "received.go", "header.go", "mime.go", "links.go", "phrases.go"}
+
+// listedRuleRE finds the checks in the list of an opening comment (its
+// "//   - " items): names that end a line or precede a comma.
+var listedRuleRE = regexp.MustCompile(`(?m)\b([A-Z][A-Z0-9_]+)(?:,|$)`)
+
+// TestChecksLiveInTheirFamilyFile: every built-in check's test is defined
+// in a family file whose opening comment lists the check, and no file
+// lists a check it does not hold.
+func TestChecksLiveInTheirFamilyFile(t *testing.T) {
+	listed := map[string]string{} // check -> the file whose opening comment names it
+	for _, f := range familyFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opening, _, _ := strings.Cut(string(b), "\nfunc ")
+		opening, _, _ = strings.Cut(opening, "\nimport ")
+		for _, line := range strings.Split(opening, "\n") {
+			if !strings.HasPrefix(line, "//   - ") && !strings.HasPrefix(line, "//     ") {
+				continue
+			}
+			for _, sm := range listedRuleRE.FindAllStringSubmatch(line, -1) {
+				listed[sm[1]] = f
+			}
+		}
+	}
+	for _, r := range Builtin() {
+		fn := runtime.FuncForPC(reflect.ValueOf(r.Test).Pointer())
+		file, _ := fn.FileLine(fn.Entry())
+		if f := filepath.Base(file); listed[r.Name] != f {
+			t.Errorf("%s is defined in %s but listed in %q", r.Name, f, listed[r.Name])
+		}
+		delete(listed, r.Name)
+	}
+	for n, f := range listed {
+		t.Errorf("%s lists %s, which is no check of it", f, n)
 	}
 }
 

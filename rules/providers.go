@@ -1,10 +1,12 @@
 package rules
 
-import (
-	"strings"
+// The mailbox providers the checks know: the freemail domains anyone can
+// sign up with (FREEMAIL_FORGED_REPLYTO, FREEMAIL_HTML_ONLY,
+// FROM_NAME_SERVICE), and the big providers whose users' mail always
+// leaves through their own servers (ENVFROM_FORGED_PROVIDER,
+// HELO_FAKE_PROVIDER, FORGED_*_RCVD).
 
-	"golang.org/x/net/publicsuffix"
-)
+import "strings"
 
 // freemailDomains are mailbox providers anyone can sign up with for free
 // (the core of SpamAssassin's 20_freemail_domains.cf and rspamd's
@@ -116,18 +118,4 @@ func (p *bigProvider) ownsHost(host string) bool {
 		}
 	}
 	return false
-}
-
-// orgDomain returns the registrable domain (eTLD+1) of a host name or
-// address domain, lower-cased; the name itself when it has none.
-func orgDomain(host string) string {
-	host = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(host)), ".")
-	if host == "" {
-		return ""
-	}
-	d, err := publicsuffix.EffectiveTLDPlusOne(host)
-	if err != nil {
-		return host
-	}
-	return d
 }
