@@ -56,8 +56,7 @@ func TestActions(t *testing.T) {
 			rc.Thresholds = th
 			rc.Mode = tc.mode
 			h := start(t, rc, rules.Options{ExtraRules: []rules.Rule{scoreRule(tc.score)}}, Config{})
-			s := h.session(t)
-			connect(t, s, "192.0.2.70", "d.example.com", "d.example.com")
+			s := h.connected(t, "192.0.2.70", "d.example.com")
 			acts, act := send(t, s, scored())
 			if act.Code != tc.code {
 				t.Fatalf("action %c, want %c", act.Code, tc.code)
@@ -90,8 +89,7 @@ func TestActions(t *testing.T) {
 
 func TestGTUBERejected(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
-	s := h.session(t)
-	connect(t, s, "192.0.2.80", "e.example.com", "e.example.com")
+	s := h.connected(t, "192.0.2.80", "e.example.com")
 	m := ham()
 	m.body = "Hello\r\n" + rules.GTUBE + "\r\n"
 	_, act := send(t, s, m)
@@ -106,8 +104,7 @@ func TestGTUBERejected(t *testing.T) {
 
 func TestForgedSpamHeadersRemoved(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
-	s := h.session(t)
-	connect(t, s, "192.0.2.90", "f.example.com", "f.example.com")
+	s := h.connected(t, "192.0.2.90", "f.example.com")
 	m := ham()
 	m.headers = append(m.headers, [2]string{"X-Spam-Flag", "NO"}, [2]string{"X-Spam-Status", "No, score=-100"},
 		[2]string{"x-spam-flag", "NO"}, [2]string{"X-Spamming", "keep me"})
@@ -167,8 +164,7 @@ func TestAuthenticatedSenderNotScored(t *testing.T) {
 
 func TestTrustedNetworkNotScored(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
-	s := h.session(t)
-	connect(t, s, "127.0.0.1", "localhost", "localhost")
+	s := h.connected(t, "127.0.0.1", "localhost")
 	m := ham()
 	m.body = rules.GTUBE
 	if _, act := send(t, s, m); act.Code != milter.ActAccept {
@@ -178,8 +174,7 @@ func TestTrustedNetworkNotScored(t *testing.T) {
 
 func TestTwentyMiBMessage(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
-	s := h.session(t)
-	connect(t, s, "192.0.2.100", "g.example.com", "g.example.com")
+	s := h.connected(t, "192.0.2.100", "g.example.com")
 	m := ham()
 	line := strings.Repeat("x", 1022) + "\r\n"
 	m.body = strings.Repeat(line, 20*1024) + rules.GTUBE + "\r\n" // GTUBE past the scan limit
@@ -203,8 +198,7 @@ func TestBodyMemoryBudget(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{BodyMemory: 100 << 10})
 	big := strings.Repeat(strings.Repeat("y", 1022)+"\r\n", 1024) // 1 MiB
 
-	a := h.session(t)
-	connect(t, a, "192.0.2.110", "a.example", "a.example")
+	a := h.connected(t, "192.0.2.110", "a.example")
 	m := ham()
 	am, err := a.Mail(m.from, nil)
 	must(t, am, err)
@@ -217,8 +211,7 @@ func TestBodyMemoryBudget(t *testing.T) {
 		must(t, am, err)
 	}
 
-	b := h.session(t)
-	connect(t, b, "192.0.2.111", "b.example", "b.example")
+	b := h.connected(t, "192.0.2.111", "b.example")
 	mb := ham()
 	mb.body = big
 	send(t, b, mb)
@@ -241,8 +234,7 @@ func TestBodyMemoryBudget(t *testing.T) {
 		t.Errorf("after release kept %d", len(got.Body))
 	}
 	// a connection that dies mid-message gives its share back too
-	c := h.session(t)
-	connect(t, c, "192.0.2.112", "c.example", "c.example")
+	c := h.connected(t, "192.0.2.112", "c.example")
 	am, err = c.Mail(m.from, nil)
 	must(t, am, err)
 	am, err = c.HeaderEnd()

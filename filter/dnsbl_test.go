@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-milter"
 	"github.com/miekg/dns"
 
+	"github.com/levee-mail/levee/filter/mta"
 	"github.com/levee-mail/levee/rules"
 	"github.com/levee-mail/levee/rules/dnsbl"
 )
@@ -80,20 +81,26 @@ func dnsblConfig(server string, early bool) rules.Config {
 
 const zone = ":127.0.0.2:Listed for spamming, see https://bl.test/q?$\n192.0.2.99\n127.0.0.2\n"
 
+// startListed serves the bl.test config (early reject on or off) from a
+// real rbldnsd with levee's real resolver (no injected Resolver: start
+// would set NoDNS), and connects the listed client 192.0.2.99.
+func startListed(t *testing.T, early bool) (*harness, *mta.Session) {
+	t.Helper()
+	e, err := rules.NewEngine(dnsblConfig(startRbldnsd(t, zone), early), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startWithEngine(t, e) // closes e when the test ends
+	s := h.session(t)
+	connect(t, s, "192.0.2.99", "[192.0.2.99]", "bot.example")
+	return h, s
+}
+
 // A listed client is rejected at RCPT when early reject is on: the reply
 // names the list's public zone and its TXT reason, and every recipient is
 // answered (the sender survives the first rejection).
 func TestEarlyRejectAtRcpt(t *testing.T) {
-	server := startRbldnsd(t, zone)
-	// levee's real resolver (no injected Resolver): start() would set NoDNS
-	e, err := rules.NewEngine(dnsblConfig(server, true), rules.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	h := startWithEngine(t, e)
-	s := h.session(t)
-	connect(t, s, "192.0.2.99", "[192.0.2.99]", "bot.example")
+	h, s := startListed(t, true)
 	a, err := s.Mail("pump@dump.example", nil)
 	must(t, a, err)
 	for _, rcpt := range []string{"a@example.org", "b@example.org"} {
@@ -114,8 +121,7 @@ func TestEarlyRejectAtRcpt(t *testing.T) {
 	h.rec.mu.Unlock()
 
 	// a clean client on the same server goes through
-	s2 := h.session(t)
-	connect(t, s2, "192.0.2.98", "clean.example", "clean.example")
+	s2 := h.connected(t, "192.0.2.98", "clean.example")
 	if _, act := send(t, s2, ham()); act.Code != milter.ActAccept {
 		t.Fatalf("clean client: %c", act.Code)
 	}
@@ -123,15 +129,7 @@ func TestEarlyRejectAtRcpt(t *testing.T) {
 
 // Without early reject, the listing scores at end of message.
 func TestDNSBLScoredAtEndOfMessage(t *testing.T) {
-	server := startRbldnsd(t, zone)
-	e, err := rules.NewEngine(dnsblConfig(server, false), rules.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	h := startWithEngine(t, e)
-	s := h.session(t)
-	connect(t, s, "192.0.2.99", "[192.0.2.99]", "bot.example")
+	_, s := startListed(t, false)
 	acts, act := send(t, s, ham())
 	if act.Code != milter.ActAccept {
 		t.Fatalf("%c", act.Code)

@@ -155,6 +155,15 @@ func (h *harness) dial(t *testing.T, offer milter.OptProtocol) *mta.Session {
 	return s
 }
 
+// connected opens a session (as session does) and plays connect and HELO
+// for a client at ip whose reverse DNS name and HELO are name.
+func (h *harness) connected(t *testing.T, ip, name string) *mta.Session {
+	t.Helper()
+	s := h.session(t)
+	connect(t, s, ip, name, name)
+	return s
+}
+
 func must(t *testing.T, a *milter.Action, err error) {
 	t.Helper()
 	if err != nil {

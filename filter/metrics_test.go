@@ -145,8 +145,7 @@ func TestMetricsThroughMilter(t *testing.T) {
 		e.Close()
 	})
 	h := &harness{addr: "inet:" + ln.Addr().String(), srv: srv}
-	s := h.session(t)
-	connect(t, s, "192.0.2.80", "e.example.com", "e.example.com")
+	s := h.connected(t, "192.0.2.80", "e.example.com")
 	msg := ham()
 	msg.body = "Hello\r\n" + rules.GTUBE + "\r\n"
 	if _, act := send(t, s, msg); act.SMTPCode != 550 {

@@ -17,8 +17,7 @@ import (
 
 func TestHamGetsStatusHeaders(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
-	s := h.session(t)
-	connect(t, s, "192.0.2.10", "mail.example.com", "mail.example.com")
+	s := h.connected(t, "192.0.2.10", "mail.example.com")
 	acts, act := send(t, s, ham())
 	if act.Code != milter.ActAccept {
 		t.Fatalf("action %c, want accept", act.Code)
@@ -42,8 +41,7 @@ func TestConnectionStateSurvivesFinalResponses(t *testing.T) {
 	rc := testConfig()
 	rc.Thresholds.Discard = rules.At(900) // GTUBE (1000) is discarded
 	h := start(t, rc, rules.Options{}, Config{})
-	s := h.session(t)
-	connect(t, s, "192.0.2.20", "mx.sender.example", "mx.sender.example")
+	s := h.connected(t, "192.0.2.20", "mx.sender.example")
 
 	_, act := send(t, s, ham())
 	if act.Code != milter.ActAccept {
@@ -75,8 +73,7 @@ func TestConnectionStateSurvivesFinalResponses(t *testing.T) {
 // must not inherit the previous message's.
 func TestMacrosKeptPerConnectionAndPerMessage(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
-	s := h.session(t)
-	connect(t, s, "192.0.2.30", "relay.example.com", "relay.example.com")
+	s := h.connected(t, "192.0.2.30", "relay.example.com")
 
 	m1 := ham()
 	m1.macros = []string{"{mail_addr}", "alice@example.com"}
@@ -118,8 +115,7 @@ func TestMacrosKeptPerConnectionAndPerMessage(t *testing.T) {
 // Sendmail sends no ABORT between messages: headers must not pile up.
 func TestHeadersResetWithoutAbort(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
-	s := h.session(t)
-	connect(t, s, "192.0.2.40", "a.example.com", "a.example.com")
+	s := h.connected(t, "192.0.2.40", "a.example.com")
 	m1 := ham()
 	m1.headers = append(m1.headers, [2]string{"X-Test", "one"})
 	send(t, s, m1)
@@ -179,8 +175,7 @@ func TestNoReplyFlagsNegotiatedByLevee(t *testing.T) {
 		t.Errorf("protocol version %d: the docs say go-milter v0.5.0 speaks 2", version)
 	}
 	// and the stream stays in step: messages on a normal session work
-	s := h.session(t)
-	connect(t, s, "192.0.2.50", "b.example.com", "b.example.com")
+	s := h.connected(t, "192.0.2.50", "b.example.com")
 	for i := 0; i < 2; i++ {
 		if _, act := send(t, s, ham()); act.Code != milter.ActAccept {
 			t.Fatalf("action %c", act.Code)
@@ -224,8 +219,7 @@ func TestPanicBecomesTempfail(t *testing.T) {
 	}{{"", milter.ActReplyCode}, {"accept", milter.ActAccept}} {
 		t.Run("on_panic="+tc.onPanic, func(t *testing.T) {
 			h := start(t, testConfig(), rules.Options{ExtraRules: []rules.Rule{boom}}, Config{OnPanic: tc.onPanic})
-			s := h.session(t)
-			connect(t, s, "192.0.2.60", "c.example.com", "c.example.com")
+			s := h.connected(t, "192.0.2.60", "c.example.com")
 			_, act := send(t, s, ham())
 			if act.Code != tc.want {
 				t.Fatalf("action %c, want %c", act.Code, tc.want)
