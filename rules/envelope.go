@@ -97,22 +97,11 @@ func reservedIP(a netip.Addr) bool {
 		a.IsUnspecified() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() {
 		return true
 	}
-	for _, p := range reservedPrefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return inPrefixes(reservedPrefixes, a)
 }
 
-var reservedPrefixes = func() []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range []string{"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
-		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32", "fc00::/7"} {
-		out = append(out, netip.MustParsePrefix(s))
-	}
-	return out
-}()
+var reservedPrefixes = mustPrefixes("0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
+	"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32", "fc00::/7")
 
 // heloBadIP: the HELO is an address literal that is reserved, or that is
 // not the client's own (public) address.

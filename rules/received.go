@@ -48,21 +48,10 @@ func illegalIP(a netip.Addr) bool {
 	if a.IsMulticast() || a.IsUnspecified() {
 		return true
 	}
-	for _, p := range illegalPrefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return inPrefixes(illegalPrefixes, a)
 }
 
-var illegalPrefixes = func() []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range []string{"0.0.0.0/8", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32"} {
-		out = append(out, netip.MustParsePrefix(s))
-	}
-	return out
-}()
+var illegalPrefixes = mustPrefixes("0.0.0.0/8", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32")
 
 func rcvdIllegalIP(m *Message) bool {
 	for _, h := range m.Received() {

@@ -10,6 +10,7 @@ package rules
 import (
 	"html"
 	"net/mail"
+	"net/netip"
 	"regexp"
 	"strings"
 	"unicode"
@@ -101,6 +102,16 @@ func hostIn(host string, set map[string]bool) bool {
 		h = h[i+1:]
 	}
 	return false
+}
+
+// mustPrefixes parses CIDR prefixes written in the source (inPrefixes,
+// config.go, tests an address against them).
+func mustPrefixes(cidrs ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(cidrs))
+	for i, c := range cidrs {
+		out[i] = netip.MustParsePrefix(c)
+	}
+	return out
 }
 
 // ---- ASCII scanning
