@@ -1,4 +1,4 @@
-package rules
+package rules_test
 
 // Benchmarks of judgement on real messages of the dev corpus:
 //
@@ -6,27 +6,21 @@ package rules
 //
 // The Received parser and the cached DNSBL path have their own benchmarks
 // (rules/received: BenchmarkParse; rules/dnsbl). The milter path end to end
-// is in filter (BenchmarkMilter*), the load generator is `levee bench`.
+// is in filter/mta/bench (BenchmarkMilter*), the load generator is
+// `levee bench`.
 
 import (
-	"archive/tar"
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
-	"io"
-	"net/netip"
-	"os"
-	"path"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/levee-mail/levee/configs"
+	"github.com/levee-mail/levee/rules"
+	"github.com/levee-mail/levee/rules/eval"
+	"github.com/levee-mail/levee/rules/eval/evaltest"
 )
 
 // benchSampleEvery takes every n-th corpus message (about 430 of 8536,
@@ -36,55 +30,21 @@ const benchSampleEvery = 20
 type benchSample struct {
 	name string
 	raw  []byte
-	msg  *Message // as read, envelope filled
+	msg  *rules.Message // as read, envelope filled
 }
 
 var (
 	benchOnce    sync.Once
 	benchSamples []benchSample
 	benchErr     error
-	benchMissing string
 )
 
-// benchCorpusFile finds dev.tar.gz: $LEVEE_CORPUS, else ../shared/corpus/
-// beside the module root.
-func benchCorpusFile() string {
-	if p := os.Getenv("LEVEE_CORPUS"); p != "" {
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "corpus", "dev.tar.gz")
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return ""
-		}
-		dir = up
-	}
-}
-
-// benchCorpus returns a sample of the dev corpus, read streaming once.
+// benchCorpus returns a sample of the dev corpus, read (streaming, with
+// eval.Walk, as `levee eval` reads it) once.
 func benchCorpus(tb testing.TB) []benchSample {
 	tb.Helper()
-	benchOnce.Do(func() {
-		p := benchCorpusFile()
-		if _, err := os.Stat(p); err != nil {
-			benchMissing = "dev corpus not found (" + p + "); set LEVEE_CORPUS"
-			return
-		}
-		benchSamples, benchErr = readBenchCorpus(p)
-	})
-	if benchMissing != "" {
-		if os.Getenv("CI") != "" {
-			tb.Fatal(benchMissing)
-		}
-		tb.Skip(benchMissing)
-	}
+	p := evaltest.Corpus(tb)
+	benchOnce.Do(func() { benchSamples, benchErr = readBenchCorpus(p) })
 	if benchErr != nil {
 		tb.Fatal(benchErr)
 	}
@@ -92,92 +52,35 @@ func benchCorpus(tb testing.TB) []benchSample {
 }
 
 func readBenchCorpus(p string) ([]benchSample, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	tr := tar.NewReader(zr)
-	envs := map[string]Envelope{}
 	var out []benchSample
 	n := 0
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		name := strings.TrimPrefix(path.Clean(h.Name), "./")
-		if path.Base(name) == "envelope.jsonl" {
-			sc := bufio.NewScanner(tr)
-			sc.Buffer(nil, 1<<20)
-			for sc.Scan() {
-				var l struct {
-					File       string `json:"file"`
-					ClientIP   string `json:"client_ip"`
-					ClientName string `json:"client_name"`
-					Helo       string `json:"helo"`
-					MailFrom   string `json:"mail_from"`
-					RcptTo     string `json:"rcpt_to"`
-				}
-				if json.Unmarshal(sc.Bytes(), &l) != nil {
-					continue
-				}
-				env := Envelope{ClientName: l.ClientName, Helo: l.Helo, MailFrom: l.MailFrom, Rcpts: []string{l.RcptTo}}
-				env.ClientIP, _ = netip.ParseAddr(l.ClientIP)
-				envs[l.File] = env
-			}
-			continue
-		}
-		i := strings.Index(name, "ham/")
-		if j := strings.Index(name, "spam/"); i < 0 || (j >= 0 && j < i) {
-			i = j
-		}
-		if i < 0 {
-			continue
-		}
+	err := eval.Walk(context.Background(), eval.Corpus{Dir: p}, nil, func(it eval.Item) error {
 		if n++; n%benchSampleEvery != 0 {
-			continue
+			return nil
 		}
-		raw, err := io.ReadAll(tr)
+		m, err := rules.ReadMessage(bytes.NewReader(it.Data), it.Env, 0)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, benchSample{name: name[i:], raw: raw})
-	}
-	for k := range out {
-		env, ok := envs[out[k].name]
-		m, err := ReadMessage(bytes.NewReader(out[k].raw), env, 0)
-		if err != nil {
-			return nil, err
+		if !it.HasEnv {
+			rules.FillEnvelope(m)
 		}
-		if !ok {
-			FillEnvelope(m)
-		}
-		out[k].msg = m
-	}
-	return out, nil
+		out = append(out, benchSample{name: it.Name, raw: it.Data, msg: m})
+		return nil
+	})
+	return out, err
 }
 
 // benchEngine is the engine of the embedded default config, without DNS.
-func benchEngine(tb testing.TB) *Engine {
+func benchEngine(tb testing.TB) *rules.Engine {
 	tb.Helper()
 	var c struct {
-		Config `yaml:",inline"`
+		rules.Config `yaml:",inline"`
 	}
 	if err := yaml.Unmarshal(configs.Default, &c); err != nil {
 		tb.Fatal(err)
 	}
-	e, err := NewEngine(c.Config, Options{NoDNS: true})
+	e, err := rules.NewEngine(c.Config, rules.Options{NoDNS: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -188,9 +91,9 @@ func benchEngine(tb testing.TB) *Engine {
 // fresh returns a new Message with the sample's parts, so that derived
 // views (index, MIME parts, Received hops, URLs) are computed again, as for
 // every message the milter judges.
-func (s *benchSample) fresh() *Message {
+func (s *benchSample) fresh() *rules.Message {
 	m := s.msg
-	return NewMessage(m.Env, m.Fields, m.Body, m.BodySize)
+	return rules.NewMessage(m.Env, m.Fields, m.Body, m.BodySize)
 }
 
 func benchBytes(ss []benchSample) int64 {
@@ -209,7 +112,7 @@ func BenchmarkReadMessage(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		s := &ss[i%len(ss)]
-		if _, err := ReadMessage(bytes.NewReader(s.raw), s.msg.Env, 0); err != nil {
+		if _, err := rules.ReadMessage(bytes.NewReader(s.raw), s.msg.Env, 0); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -240,7 +143,7 @@ func BenchmarkHeuristics(b *testing.B) {
 // after the shared lazy parsing is done: which check costs what.
 func BenchmarkHeuristicsEach(b *testing.B) {
 	ss := benchCorpus(b)
-	msgs := make([]*Message, len(ss))
+	msgs := make([]*rules.Message, len(ss))
 	for i := range ss {
 		msgs[i] = ss[i].fresh()
 		msgs[i].Parts()
@@ -272,7 +175,7 @@ func BenchmarkJudge(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		v := e.Judge(ctx, ss[i%len(ss)].fresh(), nil)
-		if v.Action == Accept && v.Spam {
+		if v.Action == rules.Accept && v.Spam {
 			b.Fatal("spam accepted without headers")
 		}
 		i++
@@ -284,13 +187,13 @@ func BenchmarkMessageViews(b *testing.B) {
 	ss := benchCorpus(b)
 	for _, v := range []struct {
 		name string
-		fn   func(m *Message)
+		fn   func(m *rules.Message)
 	}{
-		{"Index", func(m *Message) { m.Has("From") }},
-		{"Parts", func(m *Message) { m.Parts() }},
-		{"Text", func(m *Message) { _ = m.Text() }},
-		{"Received", func(m *Message) { m.Received() }},
-		{"URLHosts", func(m *Message) { m.URLHosts() }},
+		{"Index", func(m *rules.Message) { m.Has("From") }},
+		{"Parts", func(m *rules.Message) { m.Parts() }},
+		{"Text", func(m *rules.Message) { _ = m.Text() }},
+		{"Received", func(m *rules.Message) { m.Received() }},
+		{"URLHosts", func(m *rules.Message) { m.URLHosts() }},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			b.ReportAllocs()

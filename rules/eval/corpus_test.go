@@ -3,54 +3,18 @@ package eval
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/levee-mail/levee/rules"
+	"github.com/levee-mail/levee/rules/eval/evaltest"
 )
-
-// devCorpus returns the dev corpus archive: $LEVEE_CORPUS, else
-// <module root>/../shared/corpus/dev.tar.gz. When it is missing the test is
-// skipped, unless $CI is set: then it fails.
-func devCorpus(tb testing.TB) string {
-	tb.Helper()
-	p := os.Getenv("LEVEE_CORPUS")
-	if p == "" {
-		dir, err := os.Getwd()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				p = filepath.Join(dir, "..", "shared", "corpus", "dev.tar.gz")
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	if p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		tb.Fatalf("dev corpus not found (%q); set LEVEE_CORPUS", p)
-	}
-	tb.Skipf("dev corpus not found (%q); set LEVEE_CORPUS", p)
-	return ""
-}
 
 // TestDevCorpusWalk streams the dev archive: envelope.jsonl comes first
 // and gives the total of the corpus README, and the first messages (ham
 // of two list archives) have their envelope lines. It stops early: a full
 // pass takes seconds under -race.
 func TestDevCorpusWalk(t *testing.T) {
-	p := devCorpus(t)
+	p := evaltest.Corpus(t)
 	total, seen := 0, 0
 	n := map[string]int{}
 	err := Walk(context.Background(), Corpus{Dir: p}, func(x int) { total = x }, func(it Item) error {
@@ -82,7 +46,7 @@ var errEnough = errors.New("enough")
 func loadItems(tb testing.TB, n, step int) []Item {
 	var items []Item
 	i := 0
-	err := Walk(context.Background(), Corpus{Dir: devCorpus(tb)}, nil, func(it Item) error {
+	err := Walk(context.Background(), Corpus{Dir: evaltest.Corpus(tb)}, nil, func(it Item) error {
 		if i%step == 0 {
 			items = append(items, it)
 		}

@@ -10,34 +10,12 @@ import (
 	"net/netip"
 	"net/textproto"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-)
 
-// findCorpus returns the dev corpus: $LEVEE_CORPUS, else R/../shared/corpus/dev.tar.gz
-// for the first ancestor R of the package directory that has one.
-func findCorpus() string {
-	if p := os.Getenv("LEVEE_CORPUS"); p != "" {
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		p := filepath.Join(dir, "..", "shared", "corpus", "dev.tar.gz")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+	"github.com/levee-mail/levee/rules/eval/evaltest"
+)
 
 // The independent "this Received field carries a client IP" heuristic: the
 // field starts with "from", and the text before the first " by " holds an
@@ -88,13 +66,7 @@ type envelope struct {
 }
 
 func TestCorpusCoverage(t *testing.T) {
-	path := findCorpus()
-	if path == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("corpus dev.tar.gz not found (looked for $LEVEE_CORPUS and <repo>/../shared/corpus/dev.tar.gz)")
-		}
-		t.Skip("corpus not found; set LEVEE_CORPUS or place shared/ beside the repository")
-	}
+	path := evaltest.Corpus(t)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ package bench
 
 import (
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/levee-mail/levee/configs"
 	"github.com/levee-mail/levee/rules"
+	"github.com/levee-mail/levee/rules/eval/evaltest"
 )
 
 var (
@@ -31,36 +31,16 @@ var (
 	milterBenchErr  error
 )
 
-// benchCorpusPath finds the dev corpus: $LEVEE_CORPUS, else
-// ../shared/corpus/dev.tar.gz beside the module root.
-func benchCorpusPath() string {
-	if p := os.Getenv("LEVEE_CORPUS"); p != "" {
-		return p
-	}
-	dir, _ := os.Getwd()
-	for dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "corpus", "dev.tar.gz")
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			break
-		}
-		dir = up
-	}
-	return ""
-}
-
 // milterBenchMessages is every 20th message of the dev corpus, or the
 // fixture when the corpus is missing (with CI set, a missing corpus fails).
 func milterBenchMessages(b *testing.B) []Message {
 	b.Helper()
-	p := benchCorpusPath()
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			b.Fatalf("dev corpus not found (%s)", p)
+	p := evaltest.Path()
+	if _, err := os.Stat(p); p == "" || err != nil {
+		if evaltest.InCI() {
+			b.Fatalf("dev corpus not found (%q)", p)
 		}
-		b.Logf("dev corpus not found (%s): using the fixture", p)
+		b.Logf("dev corpus not found (%q): using the fixture", p)
 		msgs, err := Load(writeBenchFixture(b), "")
 		if err != nil {
 			b.Fatal(err)
