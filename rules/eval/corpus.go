@@ -254,7 +254,9 @@ func listFiles(dir string) ([]string, error) {
 	return out, err
 }
 
-func readFile(p string) ([]byte, error) {
+// ReadFile reads one message file: its first 64 MiB (maxMessage), which
+// is more than any engine keeps.
+func ReadFile(p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -300,7 +302,7 @@ func walkDir(ctx context.Context, dir string, total func(int), fn func(Item) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		data, err := readFile(filepath.Join(dir, filepath.FromSlash(f.name)))
+		data, err := ReadFile(filepath.Join(dir, filepath.FromSlash(f.name)))
 		if err != nil {
 			return err
 		}
@@ -353,7 +355,7 @@ func walkPlain(ctx context.Context, ham, spam string, total func(int), fn func(I
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		data, err := readFile(filepath.Join(f.dir, filepath.FromSlash(f.name)))
+		data, err := ReadFile(filepath.Join(f.dir, filepath.FromSlash(f.name)))
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/mail"
 	"os"
 	"path"
@@ -26,7 +25,8 @@ type Message struct {
 	mta.Message
 }
 
-// maxMessage bounds one message file read into memory.
+// maxMessage bounds the body kept of one message (eval.ReadFile reads as
+// much of a file).
 const maxMessage = 64 << 20
 
 // Load reads every message of a corpus into memory: a directory
@@ -64,7 +64,7 @@ func Load(p, envelopeFile string) ([]Message, error) {
 	var corpus eval.Corpus
 	switch {
 	case !st.IsDir() && !strings.HasSuffix(p, ".tar.gz") && !strings.HasSuffix(p, ".tgz"):
-		data, err := readFile(p)
+		data, err := eval.ReadFile(p)
 		if err != nil {
 			return nil, err
 		}
@@ -168,13 +168,4 @@ func toCRLF(b []byte) []byte {
 		out = append(out, c)
 	}
 	return out
-}
-
-func readFile(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxMessage))
 }
