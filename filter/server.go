@@ -1,6 +1,6 @@
 // Package filter is levee's milter: it speaks the milter protocol with
-// Postfix or Sendmail (through github.com/emersion/go-milter v0.5.0, the only
-// package of levee that imports it), collects what the MTA sends about each
+// Postfix or Sendmail (through github.com/emersion/go-milter v0.5.0, which
+// only filter and filter/mta import), collects what the MTA sends about each
 // message, asks the rules engine for a verdict and turns the verdict into
 // milter actions.
 //
