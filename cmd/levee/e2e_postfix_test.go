@@ -50,6 +50,7 @@ thresholds:
   tempfail: 30
   quarantine: 50
   reject: 100
+  greylist: off             # e2e_state_test.go tests greylisting
 subject_prefix: "[SPAM] "
 reject_text: "` + e2eReject + `"
 tempfail_text: "` + e2eTempfail + `"
