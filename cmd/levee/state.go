@@ -402,7 +402,9 @@ func parseNetwork(gl *greylist.Config, s string) (netip.Prefix, error) {
 func adminBackend(cfg *Config, readOnly bool) (func(controlRequest, func(state.Entry) error) (int, error), func(), error) {
 	ctx := context.Background()
 	direct := func(s state.Store) func(controlRequest, func(state.Entry) error) (int, error) {
-		return func(req controlRequest, each func(state.Entry) error) (int, error) { return runAdmin(ctx, s, req, each) }
+		return func(req controlRequest, each func(state.Entry) error) (int, error) {
+			return runAdmin(ctx, s, req, each)
+		}
 	}
 	if cfg.State.Type == "redis" {
 		s, err := state.OpenRaw(ctx, cfg.State, state.OpenOptions{NoSweep: true})
@@ -426,5 +428,7 @@ func adminBackend(cfg *Config, readOnly bool) (func(controlRequest, func(state.E
 	if _, serr := os.Stat(sock); serr != nil {
 		return nil, nil, fmt.Errorf("%v; and no control socket at %s (a levee older than this command, or another program, holds the file)", err, sock)
 	}
-	return func(req controlRequest, each func(state.Entry) error) (int, error) { return controlClient(sock, req, each) }, func() {}, nil
+	return func(req controlRequest, each func(state.Entry) error) (int, error) {
+		return controlClient(sock, req, each)
+	}, func() {}, nil
 }
