@@ -67,6 +67,9 @@ func (s *State) now() time.Time {
 type msgState struct {
 	connect  *rules.Connect // judged at the first recipient
 	accepted int            // recipients accepted so far
+	// passed are the triplets the store accepted at RCPT: the end of
+	// message does not ask about them again.
+	passed map[string]bool
 }
 
 func trustedAddr(cfg *rules.Config, a netip.Addr) bool {
@@ -134,6 +137,12 @@ func (st *connState) stateRcpt(rcpt string) milter.Response {
 	for i := range b.Grey {
 		op := &b.Grey[i]
 		s.m.greyOutcome("rcpt", op.Outcome.String(), 1)
+		if !op.Outcome.Refused() {
+			if st.ms.passed == nil {
+				st.ms.passed = map[string]bool{}
+			}
+			st.ms.passed[op.Triplet] = true
+		}
 		if op.Outcome.Refused() || op.Outcome == state.GreyPassed {
 			st.log.Info("greylist", "outcome", op.Outcome.String(), "queue_id", st.macro("i"), "client_ip", env.ClientIP.String(),
 				"helo", env.Helo, "from", env.MailFrom, "rcpt", rcpt, "connect_score", rules.FormatScore(st.ms.connect.Score),
@@ -208,10 +217,13 @@ func (st *connState) stateEOM(env *rules.Envelope, v *rules.Verdict) {
 	seen := map[string]bool{}
 	for _, r := range env.Rcpts {
 		op := gl.Op(env.ClientIP, env.MailFrom, r)
-		if !seen[op.Triplet] {
+		if !seen[op.Triplet] && !st.ms.passed[op.Triplet] {
 			seen[op.Triplet] = true
 			b.Grey = append(b.Grey, op)
 		}
+	}
+	if len(b.Grey) == 0 {
+		return // every triplet passed at RCPT already
 	}
 	monitor := cfg.Mode == "monitor"
 	tempfail := false
