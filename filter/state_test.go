@@ -29,7 +29,7 @@ type testClock struct {
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *testClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type stateHarness struct {
@@ -273,8 +273,10 @@ func TestGreylistAtEndOfMessage(t *testing.T) {
 // failingStore is down.
 type failingStore struct{ state.Store }
 
-func (failingStore) Apply(context.Context, *state.Batch) error { return errors.New("connection refused") }
-func (failingStore) Name() string                              { return "fake" }
+func (failingStore) Apply(context.Context, *state.Batch) error {
+	return errors.New("connection refused")
+}
+func (failingStore) Name() string { return "fake" }
 
 func TestStoreDownOnError(t *testing.T) {
 	for _, c := range []struct {
