@@ -216,6 +216,19 @@ func TestE2EStateBolt(t *testing.T) {
 		t.Fatalf("retry after a restart: %c %d %s", got.Code, got.SMTPCode, got.SMTPText)
 	}
 
+	// SIGHUP keeps the one open store (bbolt's lock would refuse a second
+	// open); a changed state section needs a restart, and says so.
+	p.signal(syscall.SIGHUP)
+	p.waitLog("config reloaded", 10*time.Second)
+	if got := rcptAt(t, p.addr, "carol@example.com", "dave@example.org"); !passes(got) {
+		t.Fatalf("after a reload: %c %d %s", got.Code, got.SMTPCode, got.SMTPText)
+	}
+	cfgBody, _ := os.ReadFile(p.cfgPath)
+	os.WriteFile(p.cfgPath, []byte(strings.Replace(string(cfgBody), "state.db", "moved.db", 1)), 0o644)
+	p.signal(syscall.SIGHUP)
+	p.waitLog("a restart is needed to apply these changes: state", 10*time.Second)
+	os.WriteFile(p.cfgPath, cfgBody, 0o644)
+
 	// kill -9 while 4 clients write new triplets as fast as they can.
 	var sent atomic.Int64
 	stop := make(chan struct{})
