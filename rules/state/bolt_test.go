@@ -288,3 +288,47 @@ func mustLook(t *testing.T, name string) string {
 	}
 	return p
 }
+
+// Redis down at start is no error: the store starts down (on_error) and
+// comes up when Redis answers. The password comes from a file.
+func TestOpenRedisDownAndPassword(t *testing.T) {
+	r := startRedis(t)
+	c := redisClient(r.Addr)
+	if err := c.ConfigSet(context.Background(), "requirepass", "s3cret").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
+	cfg := Config{Type: "redis", Redis: RedisConfig{Address: r.Addr, PasswordFile: pw}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(context.Background(), cfg, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Down() || g.Apply(context.Background(), &Batch{Now: t0, Policy: policy, Grey: []GreyOp{{Triplet: "a", Network: "b"}}}) != nil {
+		t.Fatal("the password from the file did not work")
+	}
+	g.Close()
+
+	os.WriteFile(pw, []byte("wrong\n"), 0o600)
+	g, err = Open(context.Background(), cfg, OpenOptions{})
+	if err != nil || !g.Down() {
+		t.Fatalf("wrong password: %v, down %v (want a store that is down)", err, g.Down())
+	}
+	g.Close()
+
+	port, _ := freePort()
+	cfg.Redis.Address = fmt.Sprintf("127.0.0.1:%d", port)
+	g, err = Open(context.Background(), cfg, OpenOptions{})
+	if err != nil || !g.Down() {
+		t.Fatalf("nothing listening: %v, down %v", err, g.Down())
+	}
+	if err := g.Apply(context.Background(), &Batch{Now: t0}); err == nil {
+		t.Fatal("Apply succeeded with Redis down")
+	}
+	g.Close()
+}

@@ -124,34 +124,60 @@ type OpenOptions struct {
 // Open opens the configured store (c must be validated) and wraps it in a
 // Guarded. With the default bbolt path in a directory that cannot be made
 // or written, the error is ErrNoDefaultDir.
+//
+// A Redis that does not answer at start is no error: levee starts, the
+// store counts as down (logged once, on_error applies) until Redis answers.
 func Open(ctx context.Context, c Config, o OpenOptions) (*Guarded, error) {
-	s, err := OpenRaw(ctx, c, o)
-	if err != nil {
-		return nil, err
+	var s Store
+	var down error
+	if c.Type == "redis" {
+		ro, err := c.redisOptions()
+		if err != nil {
+			return nil, err
+		}
+		r := NewRedis(ro)
+		down = r.Ping(ctx)
+		s = r
+	} else {
+		var err error
+		if s, err = OpenRaw(ctx, c, o); err != nil {
+			return nil, err
+		}
 	}
 	g, err := Guard(s, c.Timeout, c.OnError, o.Logger, o.Registerer)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
+	if down != nil {
+		g.note(down)
+	}
 	return g, nil
+}
+
+func (c *Config) redisOptions() (RedisOptions, error) {
+	ro := RedisOptions{Addr: c.Redis.Address, Username: c.Redis.Username, DB: c.Redis.DB, Prefix: c.Redis.Prefix,
+		Timeout: max(c.Timeout, time.Second)}
+	if p, ok := strings.CutPrefix(c.Redis.Address, "unix:"); ok {
+		ro.Network, ro.Addr = "unix", p
+	}
+	if c.Redis.PasswordFile != "" {
+		b, err := os.ReadFile(c.Redis.PasswordFile)
+		if err != nil {
+			return ro, fmt.Errorf("state.redis.password_file: %w", err)
+		}
+		ro.Password, _, _ = strings.Cut(strings.TrimRight(string(b), "\r\n"), "\n")
+	}
+	return ro, nil
 }
 
 // OpenRaw opens the configured store without the guard.
 func OpenRaw(ctx context.Context, c Config, o OpenOptions) (Store, error) {
 	switch c.Type {
 	case "redis":
-		ro := RedisOptions{Addr: c.Redis.Address, Username: c.Redis.Username, DB: c.Redis.DB, Prefix: c.Redis.Prefix,
-			Timeout: max(c.Timeout, time.Second)}
-		if p, ok := strings.CutPrefix(c.Redis.Address, "unix:"); ok {
-			ro.Network, ro.Addr = "unix", p
-		}
-		if c.Redis.PasswordFile != "" {
-			b, err := os.ReadFile(c.Redis.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("state.redis.password_file: %w", err)
-			}
-			ro.Password, _, _ = strings.Cut(strings.TrimRight(string(b), "\r\n"), "\n")
+		ro, err := c.redisOptions()
+		if err != nil {
+			return nil, err
 		}
 		return OpenRedis(ctx, ro)
 	}

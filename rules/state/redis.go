@@ -39,8 +39,10 @@ type RedisOptions struct {
 // One Apply is one EVALSHA of applyScript (EVAL once when Redis does not
 // know the script yet): one round trip per recipient.
 type Redis struct {
-	c      *redis.Client
-	prefix string
+	c       *redis.Client
+	prefix  string
+	addr    string
+	timeout time.Duration
 }
 
 var _ Store = (*Redis)(nil)
@@ -52,6 +54,30 @@ var applyScript = redis.NewScript(applyLua)
 
 // OpenRedis connects to Redis and checks that it answers.
 func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
+	s := NewRedis(o)
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks that Redis answers and knows the script.
+func (s *Redis) Ping(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.c.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("state: redis %s: %w", s.addr, err)
+	}
+	if err := applyScript.Load(pctx, s.c).Err(); err != nil {
+		return fmt.Errorf("state: redis %s: loading the script: %w", s.addr, err)
+	}
+	return nil
+}
+
+// NewRedis makes the client without contacting Redis (connections are
+// made when needed).
+func NewRedis(o RedisOptions) *Redis {
 	if o.Network == "" {
 		o.Network = "tcp"
 	}
@@ -77,18 +103,7 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 		WriteBufferSize:       8 << 10,
 		DisableIdentity:       true,
 	})
-	s := &Redis{c: c, prefix: o.Prefix}
-	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	if err := c.Ping(pctx).Err(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("state: redis %s: %w", o.Addr, err)
-	}
-	if err := applyScript.Load(pctx, c).Err(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("state: redis %s: loading the script: %w", o.Addr, err)
-	}
-	return s, nil
+	return &Redis{c: c, prefix: o.Prefix, addr: o.Addr, timeout: o.Timeout}
 }
 
 // Name is "redis".

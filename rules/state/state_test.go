@@ -423,3 +423,5 @@ func TestConcurrentNew(t *testing.T) {
 		}
 	})
 }
+
+func redisClient(addr string) *redis.Client { return redis.NewClient(&redis.Options{Addr: addr}) }
