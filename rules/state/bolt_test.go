@@ -1,7 +1,9 @@
 package state
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"context"
 	"errors"
 	"fmt"
@@ -155,18 +157,32 @@ func TestBoltLocked(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestHelperHoldLock$")
 	cmd.Env = append(os.Environ(), "LEVEE_STATE_HOLD="+p)
 	stdin, _ := cmd.StdinPipe()
-	var out bytes.Buffer
-	cmd.Stdout = &out
+	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { stdin.Close(); cmd.Wait() }()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "holding") {
-		if time.Now().After(deadline) {
-			t.Fatalf("helper did not open the file: %s", out.String())
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		var all strings.Builder
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "holding") {
+				ready <- ""
+				io.Copy(io.Discard, stdout)
+				return
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		ready <- all.String()
+	}()
+	select {
+	case msg := <-ready:
+		if msg != "" {
+			t.Fatalf("helper did not open the file: %s", msg)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("helper did not open the file in 20s")
 	}
 	start := time.Now()
 	_, err := OpenBolt(p, BoltOptions{LockTimeout: 300 * time.Millisecond})
