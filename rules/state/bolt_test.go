@@ -3,10 +3,10 @@ package state
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
