@@ -128,6 +128,8 @@ type Server struct {
 	Config   Config
 	Logger   *slog.Logger
 	Observer Observer
+	// State, when set, greylists and rate-limits recipients (state.go).
+	State *State
 
 	engine atomic.Pointer[rules.Engine]
 	budget atomic.Int64 // body bytes still free under Config.BodyMemory

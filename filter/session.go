@@ -52,6 +52,7 @@ type connState struct {
 	dns       *dnsbl.Session
 	panicked  bool
 	started   time.Time
+	ms        msgState // greylisting and rate limits (state.go)
 
 	// lastMacros identifies the macro map go-milter handed us last: it
 	// replaces the whole map at every macro packet and keeps a stale one
@@ -116,6 +117,7 @@ func (st *connState) resetMessage() {
 	st.msg = nil
 	st.panicked = false
 	st.engine = nil
+	st.ms = msgState{}
 }
 
 func (st *connState) envelope() rules.Envelope {
@@ -237,6 +239,9 @@ func (b *backend) RcptTo(rcpt string, m *milter.Modifier) (resp milter.Response,
 			return milter.NewResponseStr(byte(milter.ActReplyCode), reply), nil
 		}
 	}
+	if r := st.stateRcpt(rcpt); r != nil { // greylisting, rate limits (state.go)
+		return r, nil
+	}
 	st.rcpts = append(st.rcpts, rcpt)
 	return milter.RespContinue, nil
 }
@@ -347,6 +352,7 @@ func (b *backend) Body(m *milter.Modifier) (resp milter.Response, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), st.engine.Config().DNS.Deadline+time.Second)
 	defer cancel()
 	v := st.engine.Judge(ctx, msg, st.dns)
+	st.stateEOM(&env, &v) // the greylist action (state.go)
 	st.srv.Observer.Verdict(msg, &v)
 	st.logVerdict(&env, &v)
 	return apply(m, &v, st.fields)

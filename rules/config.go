@@ -10,6 +10,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/levee-mail/levee/rules/dnsbl"
+	"github.com/levee-mail/levee/rules/greylist"
+	"github.com/levee-mail/levee/rules/ratelimit"
 )
 
 // Config is the judgement part of levee's configuration. Its YAML keys sit
@@ -50,6 +52,10 @@ type Config struct {
 	DNS dnsbl.ResolverConfig `yaml:"dns"`
 	// DNSBL are the DNS blocklists and allowlists.
 	DNSBL dnsbl.Config `yaml:"dnsbl"`
+	// Greylist is greylisting (rules/greylist); it needs the state store.
+	Greylist greylist.Config `yaml:"greylist"`
+	// RateLimit limits sending rates (rules/ratelimit); it needs the state store.
+	RateLimit ratelimit.Config `yaml:"ratelimit"`
 
 	trusted, internal []netip.Prefix
 }
@@ -65,6 +71,10 @@ type Thresholds struct {
 	Quarantine     Threshold `yaml:"quarantine"`
 	Reject         Threshold `yaml:"reject"`
 	Discard        Threshold `yaml:"discard"`
+	// Greylist: at end of message, a score at or over it (with an action
+	// weaker than tempfail) tempfails the message when one of its triplets
+	// is new to the greylist (needs greylist.enabled).
+	Greylist Threshold `yaml:"greylist"`
 }
 
 // Threshold is a score, or Off.
@@ -216,6 +226,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.DNSBL.Validate(); err != nil {
 		return fmt.Errorf("dnsbl: %w", err)
+	}
+	if err := c.Greylist.Validate(); err != nil {
+		return err // already says greylist.
+	}
+	if err := c.RateLimit.Validate(); err != nil {
+		return err // already says ratelimit.
 	}
 	return nil
 }

@@ -185,6 +185,7 @@ func (e *Engine) Judge(ctx context.Context, m *Message, dns *dnsbl.Session) Verd
 		v.WouldBe = Tempfail
 	}
 	v.Action = v.WouldBe
+	v.Greylist = e.greylistAtEnd(v.Score, v.WouldBe)
 	if e.cfg.Mode == "monitor" && v.Action > AddHeader {
 		v.Action = AddHeader
 	}

@@ -60,6 +60,10 @@ type Verdict struct {
 	Headers []Field
 	// Skipped says why the message was not scored: "trusted", "authenticated", or "".
 	Skipped string
+	// Greylist: the score reached thresholds.greylist and the action is
+	// weaker than tempfail: the filter tempfails the message when one of
+	// its triplets is new to the greylist store.
+	Greylist bool
 	// Errors are problems met while judging (DNS errors...), for the log.
 	Errors  []string
 	Elapsed time.Duration

@@ -13,6 +13,7 @@ import (
 	"github.com/levee-mail/levee/configs"
 	"github.com/levee-mail/levee/filter"
 	"github.com/levee-mail/levee/rules"
+	"github.com/levee-mail/levee/rules/state"
 )
 
 // Config is the whole of levee.yaml. Each part lives beside its code; here
@@ -22,6 +23,8 @@ type Config struct {
 	Rules   rules.Config  `yaml:",inline"`
 	Log     LogConfig     `yaml:"log"`
 	Metrics MetricsConfig `yaml:"metrics"`
+	// State is the store of greylisting and rate limits (rules/state).
+	State state.Config `yaml:"state"`
 	// MemoryLimit is the Go runtime's soft memory limit for `levee serve`
 	// (debug.SetMemoryLimit): near it the garbage collector works harder.
 	// It is not a hard cap. 0 turns it off; the GOMEMLIMIT environment
@@ -91,6 +94,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.Rules.Validate(); err != nil {
+		return err
+	}
+	if err := c.State.Validate(); err != nil {
 		return err
 	}
 	switch c.Log.Format {

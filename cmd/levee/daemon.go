@@ -39,6 +39,7 @@ type daemon struct {
 	srv  *filter.Server
 	ln   net.Listener
 
+	state    *daemonState         // nil without greylisting and rate limits (state.go)
 	reg      *prometheus.Registry // nil when metrics are off
 	reloads  *prometheus.CounterVec
 	lastOK   prometheus.Gauge
@@ -75,6 +76,14 @@ func newDaemon(path string, cfg *Config, log *slog.Logger) (*daemon, error) {
 	}
 	d.ln = ln
 	d.srv = filter.NewServer(cfg.Filter, e, log)
+	if d.state, err = openDaemonState(cfg, log, reg); err != nil {
+		ln.Close()
+		e.Close()
+		return nil, err
+	}
+	if d.state != nil {
+		d.srv.State = d.state.hooks
+	}
 	if d.reg != nil {
 		m, err := filter.NewMetrics(d.reg)
 		if err == nil {
@@ -84,6 +93,7 @@ func newDaemon(path string, cfg *Config, log *slog.Logger) (*daemon, error) {
 		if err != nil {
 			ln.Close()
 			e.Close()
+			d.state.close()
 			return nil, err
 		}
 	}
@@ -153,6 +163,7 @@ func (d *daemon) closeAll() {
 	d.retired = map[*rules.Engine]*time.Timer{}
 	d.retiredMu.Unlock()
 	d.srv.Engine().Close()
+	d.state.close()
 }
 
 // reload re-reads the config file: a bad file keeps the running version.
@@ -188,6 +199,9 @@ func (d *daemon) tryReload() error {
 		d.log.Warn("listen changed: a restart is needed to move the listener; still listening on the old address",
 			"running", d.cfg.Filter.Listen, "configured", cfg.Filter.Listen)
 	}
+	if needsStore(cfg) && d.state == nil {
+		d.log.Warn("greylisting or rate limits are configured but no state store is open: they start with the next restart")
+	}
 	if changed := restartChanges(cfg, d.cfg); len(changed) > 0 {
 		d.log.Warn("a restart is needed to apply these changes: "+strings.Join(changed, ", "), "keys", changed)
 	}
@@ -204,10 +218,10 @@ func (d *daemon) tryReload() error {
 func restartChanges(c, running *Config) []string {
 	keys := func(c *Config) []any {
 		return []any{c.Filter.SocketMode, c.Filter.OnPanic, c.Filter.IdleTimeout, c.Filter.ShutdownTimeout,
-			c.Filter.BodyMemory, c.Filter.AlwaysReply, c.MemoryLimit, c.Log, c.Metrics}
+			c.Filter.BodyMemory, c.Filter.AlwaysReply, c.MemoryLimit, c.Log, c.Metrics, c.State}
 	}
 	names := []string{"socket_mode", "on_panic", "idle_timeout", "shutdown_timeout", "body_memory", "always_reply",
-		"memory_limit", "log", "metrics"}
+		"memory_limit", "log", "metrics", "state"}
 	a, b := keys(c), keys(running)
 	var changed []string
 	for i := range a {

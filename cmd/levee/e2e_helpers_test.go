@@ -39,6 +39,13 @@ func atTeardown(f func()) {
 }
 
 func TestMain(m *testing.M) {
+	// levee's default state directory is /var/lib/levee: every levee these
+	// tests start gets a private one instead (leveeProc.start), and this one
+	// is for the others.
+	if dir, err := os.MkdirTemp("", "levee-e2e-state-"); err == nil {
+		os.Setenv("STATE_DIRECTORY", dir)
+		atTeardown(func() { os.RemoveAll(dir) })
+	}
 	code := m.Run()
 	teardownMu.Lock()
 	for i := len(teardowns) - 1; i >= 0; i-- {
@@ -171,6 +178,9 @@ type leveeProc struct {
 	log     *syncBuffer
 	done    chan struct{}
 	exit    int
+	// stateDir is the process's STATE_DIRECTORY (its default state.db),
+	// kept across restarts.
+	stateDir string
 }
 
 // leveeConfig is the base of every e2e config: LISTEN is replaced by the
@@ -196,6 +206,13 @@ func startLevee(t testing.TB, bin, cfgPath, addr string) *leveeProc {
 func (p *leveeProc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(p.bin, "serve", "--config", p.cfgPath)
+	if p.stateDir == "" {
+		if dir, err := os.MkdirTemp("", "levee-e2e-state-"); err == nil {
+			p.stateDir = dir
+			atTeardown(func() { os.RemoveAll(dir) })
+		}
+	}
+	p.cmd.Env = append(os.Environ(), "STATE_DIRECTORY="+p.stateDir)
 	p.cmd.Stdout = p.log
 	p.cmd.Stderr = p.log
 	p.done = make(chan struct{})

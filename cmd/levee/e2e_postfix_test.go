@@ -14,6 +14,7 @@ package main
 //	           smtp client: the message sits in Postfix's own queue, so a 4xx of
 //	           "main" leaves it deferred there (as on any relay in front of a filtering MX)
 //	relay_down same, to "down_tf"
+//	grey       smtpd, levee "grey" (greylisting; started by e2e_state_postfix_test.go), milter_default_action=tempfail
 //
 // Everything accepted is relayed (relayhost) to a Go SMTP sink that records it.
 
@@ -50,6 +51,7 @@ thresholds:
   tempfail: 30
   quarantine: 50
   reject: 100
+  greylist: off             # e2e_state_test.go tests greylisting
 subject_prefix: "[SPAM] "
 reject_text: "` + e2eReject + `"
 tempfail_text: "` + e2eTempfail + `"
@@ -71,7 +73,8 @@ type postfixInst struct {
 	main      *leveeProc // levee behind "main"
 	spare     *leveeProc // levee behind down_acc/down_tf (tests stop it)
 	spareAddr string
-	metrics   int // main levee's /metrics port
+	greyAddr  string // levee "grey" (e2e_state_postfix_test.go starts it)
+	metrics   int    // main levee's /metrics port
 	rbl       *rbldnsd
 }
 
@@ -170,7 +173,8 @@ func startPostfixInst(t *testing.T, bin string) (_ *postfixInst, err error) {
 		}
 	})
 
-	for _, s := range []string{"main", "down_acc", "down_tf", "relay_main", "relay_down"} {
+	p.greyAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	for _, s := range []string{"main", "down_acc", "down_tf", "relay_main", "relay_down", "grey"} {
 		p.ports[s] = freePort(t)
 	}
 	snippet, err := os.ReadFile("../../configs/postfix/main.cf")
@@ -216,6 +220,7 @@ smtp_connect_timeout = 5s
 127.0.0.1:%[3]d inet n - n - - smtpd -o smtpd_milters=inet:%[6]s -o milter_default_action=tempfail
 127.0.0.1:%[4]d inet n - n - - smtpd -o smtpd_milters= -o content_filter=relayb:[127.0.0.1]:%[1]d
 127.0.0.1:%[5]d inet n - n - - smtpd -o smtpd_milters= -o content_filter=relayb:[127.0.0.1]:%[3]d
+127.0.0.1:%[7]d inet n - n - - smtpd -o smtpd_milters=inet:%[8]s -o milter_default_action=tempfail
 relayb    unix  -       -       n       -       -       smtp -o myhostname=relay.levee.test
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -236,7 +241,8 @@ discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
-`, p.ports["main"], p.ports["down_acc"], p.ports["down_tf"], p.ports["relay_main"], p.ports["relay_down"], p.spareAddr)
+`, p.ports["main"], p.ports["down_acc"], p.ports["down_tf"], p.ports["relay_main"], p.ports["relay_down"], p.spareAddr,
+		p.ports["grey"], p.greyAddr)
 	if err := os.WriteFile(filepath.Join(p.conf, "main.cf"), []byte(mainCf), 0o644); err != nil {
 		return nil, err
 	}

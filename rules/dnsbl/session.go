@@ -266,3 +266,10 @@ func (s *Session) EarlyReject(ctx context.Context) (reject bool, reply string) {
 	s.early, s.earlyRej, s.earlyMsg = true, reject, reply
 	return reject, reply
 }
+
+// ClientResult waits for the client-IP answers only (at most Deadline),
+// whether or not early reject is on, and sums them: what is known about
+// the client at RCPT (greylisting's doubtful test).
+func (s *Session) ClientResult(ctx context.Context) Result {
+	return s.c.collect(s.wait(ctx, func(j *job) bool { return j.src == SourceClient }))
+}
