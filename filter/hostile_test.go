@@ -714,3 +714,28 @@ func sendOne(addr string, spam bool) ([]milter.ModifyAction, *milter.Action, err
 	}
 	return s.End()
 }
+
+// go-milter logs once per connection it drops: a flood of them makes a
+// few lines and a count, not one line each.
+func TestGoMilterLogBounded(t *testing.T) {
+	logs := &syncBuf{}
+	w := &stdLogWriter{l: slog.New(slog.NewTextHandler(logs, nil)), window: 200 * time.Millisecond}
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(w, "Unrecognized command code: %d\n", i)
+	}
+	waitFor(t, "the count", 10*time.Second, func() bool {
+		return strings.Contains(logs.String(), "go-milter: more messages suppressed")
+	})
+	out := logs.String()
+	if n := strings.Count(out, "Unrecognized command code"); n != stdLogBurst {
+		t.Errorf("%d lines through, want %d", n, stdLogBurst)
+	}
+	if !strings.Contains(out, fmt.Sprintf("count=%d", 500-stdLogBurst)) {
+		t.Errorf("no count of the suppressed lines:\n%s", out)
+	}
+	// the next window lets lines through again
+	fmt.Fprintf(w, "Unrecognized command code: again\n")
+	if !strings.Contains(logs.String(), "code: again") {
+		t.Error("a line after the window was dropped")
+	}
+}
