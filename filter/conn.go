@@ -321,7 +321,11 @@ func (c *trackedConn) readMore(need int) error {
 		case statePartial:
 			reason = ReasonPacketTimeout
 		}
-		return c.fail(reason, fmt.Sprintf("%d bytes of the packet had arrived", have))
+		detail := ""
+		if have > 0 {
+			detail = fmt.Sprintf("%d bytes of a packet had arrived", have)
+		}
+		return c.fail(reason, detail)
 	}
 	// The MTA closed the connection (mid-packet: it went away; go-milter
 	// would log every such error, but there is nothing to do about it).
