@@ -19,6 +19,7 @@ import (
 //	levee_sessions_in_flight              MTA connections open now
 //	levee_sessions_total                  MTA connections accepted
 //	levee_panics_total                    panics caught while handling a message
+//	levee_connections_closed_total{reason} MTA connections closed by a bound (limits.go)
 type Metrics struct {
 	messages *prometheus.CounterVec
 	skipped  *prometheus.CounterVec
@@ -27,9 +28,13 @@ type Metrics struct {
 	inFlight prometheus.Gauge
 	sessions prometheus.Counter
 	panics   prometheus.Counter
+	closed   *prometheus.CounterVec
 }
 
-var _ Observer = (*Metrics)(nil)
+var (
+	_ Observer     = (*Metrics)(nil)
+	_ ConnObserver = (*Metrics)(nil)
+)
 
 // ScoreBuckets are the bounds of levee_score: around the usual thresholds
 // (5 tag, 15 reject) and the GTUBE's 1000.
@@ -67,8 +72,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "levee_panics_total",
 			Help: "Panics caught while handling a message (the message got on_panic).",
 		}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "levee_connections_closed_total",
+			Help: "MTA connections levee closed because of a bound, by reason (evicted_*, refused at max_connections; *_timeout; oversized_packet, bad_length, header_limit).",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.skipped, m.hits, m.score, m.inFlight, m.sessions, m.panics} {
+	for _, c := range []prometheus.Collector{m.messages, m.skipped, m.hits, m.score, m.inFlight, m.sessions, m.panics, m.closed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -77,6 +86,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	// before the first message of a kind.
 	for a := rules.Accept; a <= rules.Discard; a++ {
 		m.messages.WithLabelValues(a.String())
+	}
+	for _, r := range CloseReasons {
+		m.closed.WithLabelValues(r)
 	}
 	return m, nil
 }
@@ -106,3 +118,6 @@ func (m *Metrics) SessionEnd() { m.inFlight.Dec() }
 
 // Panic counts a caught panic.
 func (m *Metrics) Panic() { m.panics.Inc() }
+
+// ConnClosed counts an MTA connection closed because of a bound.
+func (m *Metrics) ConnClosed(reason string) { m.closed.WithLabelValues(reason).Inc() }

@@ -54,6 +54,9 @@ type Config struct {
 	// (the MTA must offer that: Postfix and Sendmail 8.14+ do). Off by
 	// default; for debugging the protocol.
 	AlwaysReply bool `yaml:"always_reply"`
+	// Limits bound the MTA side: connections, packet length, negotiation
+	// and packet timeouts (limits.go).
+	Limits `yaml:",inline"`
 }
 
 // freeBody is what every message keeps whatever the budget.
@@ -89,7 +92,7 @@ func (c *Config) Validate() error {
 	if c.BodyMemory == 0 {
 		c.BodyMemory = 64 << 20
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 // Mode returns the unix socket mode.
@@ -133,6 +136,12 @@ type Server struct {
 
 	engine atomic.Pointer[rules.Engine]
 	budget atomic.Int64 // body bytes still free under Config.BodyMemory
+	meta   atomic.Int64 // header bytes still free under metaMemory (limits.go)
+
+	// closes caused by the limits, logged once per burst (limits.go)
+	eventsOnce  sync.Once
+	events      *connEvents
+	reportEvery time.Duration // default 10s; tests shorten it
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -149,6 +158,7 @@ func NewServer(cfg Config, e *rules.Engine, log *slog.Logger) *Server {
 	s := &Server{Config: cfg, Logger: log, Observer: nopObserver{}, conns: map[*trackedConn]struct{}{}}
 	s.engine.Store(e)
 	s.budget.Store(int64(cfg.BodyMemory))
+	s.meta.Store(metaMemory)
 	return s
 }
 
@@ -226,19 +236,26 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 func (s *Server) serveConn(c net.Conn) {
-	tc := &trackedConn{Conn: c, r: newReader(c), idle: s.Config.IdleTimeout, want: skipEvents, log: s.Logger}
-	if !s.Config.AlwaysReply {
-		tc.want |= noReplyEvents
-	}
+	tc := s.newConn(c)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		c.Close()
+		tc.release()
 		return
 	}
-	s.conns[tc] = struct{}{}
-	s.sessions.Add(1)
+	// at max_connections: evict, or refuse (limits.go)
+	evicted, ok := s.admitLocked(tc)
+	if ok {
+		s.conns[tc] = struct{}{}
+		s.sessions.Add(1)
+	}
 	s.mu.Unlock()
+	s.evict(evicted)
+	if !ok {
+		s.refuse(tc)
+		return
+	}
 	s.Observer.SessionStart()
 	st := newConnState(s)
 	st.conn = tc

@@ -42,17 +42,24 @@ type connState struct {
 	inMessage bool
 	rcpts     []string
 	fields    []rules.Field
-	chunks    [][]byte // the body as received, up to the scan limit
-	kept      int64    // bytes in chunks
-	reserved  int64    // bytes of kept taken from the server's body budget
-	bodySize  int64
-	limit     int64
-	engine    *rules.Engine
-	msg       *rules.Message // built at end of header, completed at end of message
-	dns       *dnsbl.Session
-	panicked  bool
-	started   time.Time
-	ms        msgState // greylisting and rate limits (state.go)
+	// chunks is the body as received, up to the scan limit, in one
+	// buffer: a body of one chunk is go-milter's packet itself; from the
+	// second chunk on each is copied into a buffer of levee's as it
+	// arrives, so that go-milter's packet goes at once and end of message
+	// needs no second copy (many messages judged at once, waiting on
+	// DNS, would hold both).
+	chunks   [][]byte
+	kept     int64 // bytes in chunks
+	ownBuf   bool  // chunks[0] is levee's buffer, not go-milter's packet
+	reserved int64 // bytes of kept taken from the server's body budget
+	bodySize int64
+	limit    int64
+	engine   *rules.Engine
+	msg      *rules.Message // built at end of header, completed at end of message
+	dns      *dnsbl.Session
+	panicked bool
+	started  time.Time
+	ms       msgState // greylisting and rate limits (state.go)
 
 	// lastMacros identifies the macro map go-milter handed us last: it
 	// replaces the whole map at every macro packet and keeps a stale one
@@ -109,6 +116,7 @@ func (st *connState) resetMessage() {
 	st.rcpts = nil
 	st.fields = nil
 	st.chunks = nil
+	st.ownBuf = false
 	st.kept = 0
 	st.srv.releaseBody(st.reserved)
 	st.reserved = 0
@@ -311,11 +319,20 @@ func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (resp milter.Respo
 	if take <= 0 {
 		return st.pass(milter.CodeBody), nil
 	}
-	if take < int64(len(chunk)) {
-		chunk = append([]byte(nil), chunk[:take]...)
+	switch {
+	case len(st.chunks) == 0 && take == int64(len(chunk)):
+		// go-milter allocates every packet afresh: keeping it copies nothing
+		st.chunks = append(st.chunks, chunk)
+	case len(st.chunks) == 0 || !st.ownBuf:
+		var first []byte
+		if len(st.chunks) > 0 {
+			first = st.chunks[0]
+		}
+		st.chunks = append(st.chunks[:0], append(append([]byte(nil), first...), chunk[:take]...))
+		st.ownBuf = true
+	default:
+		st.chunks[0] = append(st.chunks[0], chunk[:take]...)
 	}
-	// go-milter allocates every packet afresh: keeping the chunk copies nothing.
-	st.chunks = append(st.chunks, chunk)
 	st.kept += take
 	return st.pass(milter.CodeBody), nil
 }
@@ -358,7 +375,7 @@ func (b *backend) Body(m *milter.Modifier) (resp milter.Response, err error) {
 	return apply(m, &v, st.fields)
 }
 
-// joinBody puts the kept chunks together in one allocation.
+// joinBody is the kept body (one buffer; see chunks).
 func (st *connState) joinBody() []byte {
 	if len(st.chunks) == 1 {
 		return st.chunks[0]

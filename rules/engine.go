@@ -147,9 +147,8 @@ func (e *Engine) Judge(ctx context.Context, m *Message, dns *dnsbl.Session) Verd
 	if dns == nil {
 		dns = e.StartDNS(&m.Env)
 	}
-	if dns != nil {
-		e.addHeaderLookups(m, dns)
-	}
+	checked := e.startChecks(m, dns) // bounded CPU work (judging.go)
+	defer checked()                  // a check that panics gives its turn back
 	for _, r := range e.rules {
 		if r.Test(m) {
 			v.Hits = append(v.Hits, Hit{Name: r.Name, Score: r.Score, Desc: r.Desc})
@@ -164,6 +163,7 @@ func (e *Engine) Judge(ctx context.Context, m *Message, dns *dnsbl.Session) Verd
 			v.Hits = append(v.Hits, Hit{Name: RuleGTUBE, Score: s, Desc: "Generic Test for Unsolicited Bulk Email"})
 		}
 	}
+	checked()
 	var tempfailReply string
 	if dns != nil {
 		res := dns.Result(ctx)

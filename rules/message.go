@@ -116,6 +116,17 @@ func (m *Message) SetBody(body []byte, bodySize int64) {
 	m.Truncated = int64(len(body)) < bodySize
 }
 
+// ReleaseDerived drops what the checks derived from the body (MIME parts,
+// texts, links, phrase counts): Judge calls it once the checks have run,
+// before it waits for DNS answers, so that messages waiting on a slow
+// DNS server hold no more than their header and body. A later view
+// derives them again. Not safe while another goroutine uses m.
+func (m *Message) ReleaseDerived() {
+	m.once.parts, m.once.urls = sync.Once{}, sync.Once{}
+	m.parts, m.mimeErrs, m.urls = nil, nil, nil
+	m.chk = checkCache{}
+}
+
 // DefaultScanLimit is the default number of body bytes kept for judgement.
 const DefaultScanLimit = 1 << 20
 

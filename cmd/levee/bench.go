@@ -55,7 +55,11 @@ prints them side by side. --serve-baseline runs that baseline milter alone
 
 --hold N opens N sessions at once, sends each the header and half of a
 --hold-size body, then reads the target's VmRSS and VmHWM (/proc/PID/status
-of --cpu-pid) and aborts them.
+of --cpu-pid) and aborts them. With --finish, each session comes from its
+own client IP (198.18.0.0/15), and instead of aborting every session sends
+the rest of its body and end of message at once: the verdicts, the
+latency from end of message to verdict, and the RSS and VmHWM after are
+reported (a session without a verdict is an error).
 `
 
 func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -79,6 +83,7 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	order := fs.String("order", "mixed", "message order: mixed (interleaved: any -n samples the whole corpus) or corpus")
 	hold := fs.Int("hold", 0, "open this many sessions mid-message and read the target's RSS")
 	holdSize := fs.String("hold-size", "10MiB", "with --hold: the body size (half of it is sent)")
+	finish := fs.Bool("finish", false, "with --hold: then every session finishes its message at once; report verdicts and their latency")
 	serve := fs.String("serve-baseline", "", "run the baseline milter at this address until SIGTERM")
 
 	// Flags may follow the corpus: parse, take one positional, parse again.
@@ -136,7 +141,8 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "levee: --hold-size:", err)
 			return 2
 		}
-		return benchHold(ctx, *hold, size, *addr, *baseline || *compare, pids, *timeout, *asJSON, stdout, stderr)
+		return benchHold(ctx, bench.HoldOptions{Sessions: *hold, Size: size, Timeout: *timeout, Finish: *finish, Clients: *finish},
+			*addr, *baseline || *compare, pids, *asJSON, stdout, stderr)
 	}
 
 	if len(rest) != 1 {
@@ -234,8 +240,8 @@ func cmdBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func benchHold(ctx context.Context, sessions int, size int64, addr string, baseline bool, pids []int,
-	timeout time.Duration, asJSON bool, stdout, stderr io.Writer) int {
+func benchHold(ctx context.Context, o bench.HoldOptions, addr string, baseline bool, pids []int,
+	asJSON bool, stdout, stderr io.Writer) int {
 	var results []*bench.HoldResult
 	if baseline {
 		a, stop, err := bench.StartBaseline()
@@ -243,7 +249,9 @@ func benchHold(ctx context.Context, sessions int, size int64, addr string, basel
 			fmt.Fprintln(stderr, "levee: baseline:", err)
 			return 1
 		}
-		r, err := bench.Hold(ctx, bench.HoldOptions{Addr: a, Sessions: sessions, Size: size, Timeout: timeout})
+		bo := o
+		bo.Addr = a
+		r, err := bench.Hold(ctx, bo)
 		stop()
 		if err != nil {
 			fmt.Fprintln(stderr, "levee: baseline:", err)
@@ -257,7 +265,9 @@ func benchHold(ctx context.Context, sessions int, size int64, addr string, basel
 			fmt.Fprintln(stderr, "levee: --hold with --addr needs --cpu-pid PID (whose RSS is read)")
 			return 2
 		}
-		r, err := bench.Hold(ctx, bench.HoldOptions{Addr: addr, Sessions: sessions, Size: size, PID: pids[0], Timeout: timeout})
+		lo := o
+		lo.Addr, lo.PID = addr, pids[0]
+		r, err := bench.Hold(ctx, lo)
 		if err != nil {
 			fmt.Fprintln(stderr, "levee:", err)
 			return 1
@@ -276,9 +286,21 @@ func benchHold(ctx context.Context, sessions int, size int64, addr string, basel
 				fmt.Fprintf(stdout, "error (%s): %s\n", r.Target, r.ErrorMsg)
 			}
 		}
+		for _, r := range results {
+			if f := r.Finish; f != nil {
+				v := f.Verdicts
+				fmt.Fprintf(stdout, "finish (%s): %d sessions in %.1fs: accept %d, tagged %d, quarantine %d, reject %d, tempfail %d, discard %d, no verdict %d\n",
+					r.Target, f.Sessions, f.Seconds, v.Accept, v.Tagged, v.Quarantine, v.Reject, v.Tempfail, v.Discard, f.Errors)
+				fmt.Fprintf(stdout, "finish (%s): end of message to verdict p50 %.0f ms, p99 %.0f ms, max %.0f ms; whole rest of message max %.0f ms; RSS %.1f MiB, VmHWM %.1f MiB\n",
+					r.Target, f.EOMP50ms, f.EOMP99ms, f.EOMMaxMs, f.MessageMaxMs, f.RSSMiB, f.HWMMiB)
+				if f.ErrorMsg != "" {
+					fmt.Fprintf(stdout, "finish error (%s): %s\n", r.Target, f.ErrorMsg)
+				}
+			}
+		}
 	}
 	for _, r := range results {
-		if r.Errors > 0 {
+		if r.Errors > 0 || r.Finish != nil && r.Finish.Errors > 0 {
 			return 1
 		}
 	}

@@ -30,8 +30,8 @@ import (
 // the engine current at its MAIL FROM, so messages in flight finish with
 // the old version. A bad file keeps the running version (the log names the
 // file and line). Keys that belong to the listener (listen, socket_mode,
-// on_panic, idle_timeout, shutdown_timeout), log.* and metrics.listen need
-// a restart: the log says so.
+// on_panic, idle_timeout, shutdown_timeout, the MTA-side limits), log.*
+// and metrics.listen need a restart: the log says so.
 type daemon struct {
 	path string
 	cfg  *Config
@@ -218,10 +218,12 @@ func (d *daemon) tryReload() error {
 func restartChanges(c, running *Config) []string {
 	keys := func(c *Config) []any {
 		return []any{c.Filter.SocketMode, c.Filter.OnPanic, c.Filter.IdleTimeout, c.Filter.ShutdownTimeout,
-			c.Filter.BodyMemory, c.Filter.AlwaysReply, c.MemoryLimit, c.Log, c.Metrics, c.State}
+			c.Filter.BodyMemory, c.Filter.AlwaysReply, c.MemoryLimit, c.Log, c.Metrics, c.State,
+			c.Filter.MaxConnections, c.Filter.MaxPacket, c.Filter.NegotiationTimeout, c.Filter.PacketTimeout}
 	}
 	names := []string{"socket_mode", "on_panic", "idle_timeout", "shutdown_timeout", "body_memory", "always_reply",
-		"memory_limit", "log", "metrics", "state"}
+		"memory_limit", "log", "metrics", "state",
+		"max_connections", "max_packet", "negotiation_timeout", "packet_timeout"}
 	a, b := keys(c), keys(running)
 	var changed []string
 	for i := range a {

@@ -193,8 +193,9 @@ func TestRestartChanges(t *testing.T) {
 	}
 	next.Filter.AlwaysReply = true
 	next.MemoryLimit *= 2
+	next.Filter.MaxConnections = 7
 	next.Rules.Mode = "monitor" // applied by a reload
-	if got := strings.Join(restartChanges(next, running), ","); got != "always_reply,memory_limit" {
+	if got := strings.Join(restartChanges(next, running), ","); got != "always_reply,memory_limit,max_connections" {
 		t.Fatalf("changed: %s", got)
 	}
 }

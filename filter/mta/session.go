@@ -172,6 +172,19 @@ func (s *Session) read() (byte, []byte, error) {
 	}
 }
 
+// WritePacket buffers one raw packet (code and data) and Flush sends what
+// is buffered; ReadPacket flushes and reads one packet (progress packets
+// skipped; the data is valid until the next read). They are for tests
+// that play an MTA breaking the protocol's rhythm: writing without waiting
+// for the answer, or sending what no event method sends.
+func (s *Session) WritePacket(code byte, data []byte) { s.write(code, data) }
+
+// Flush sends the buffered packets.
+func (s *Session) Flush() error { return s.w.Flush() }
+
+// ReadPacket reads one packet; see WritePacket.
+func (s *Session) ReadPacket() (byte, []byte, error) { return s.read() }
+
 // event sends an event unless the milter asked not to get it (skip), and
 // reads the answer unless the milter asked not to give one (noReply).
 func (s *Session) event(code byte, skip, noReply milter.OptProtocol, data ...[]byte) (*milter.Action, error) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Hit is one rule matched by a list answer.
@@ -48,6 +49,10 @@ type Session struct {
 	early    bool              // EarlyReject decided
 	earlyRej bool
 	earlyMsg string
+	// waited is the time spent waiting so far (EarlyReject at RCPT, then
+	// Result at end of message): together they stay within Deadline, so
+	// a message never waits twice the deadline.
+	waited time.Duration
 }
 
 // NewSession starts a message. authenticated (authenticated or trusted
@@ -146,7 +151,8 @@ func (s *Session) start(l *zlist, src Source, query, item string) {
 	}()
 }
 
-// wait waits for the jobs selected by keep, at most Deadline and ctx.
+// wait waits for the jobs selected by keep, at most what is left of
+// Deadline for the session, and until ctx ends.
 func (s *Session) wait(ctx context.Context, keep func(*job) bool) []*job {
 	s.mu.Lock()
 	var jobs []*job
@@ -155,8 +161,15 @@ func (s *Session) wait(ctx context.Context, keep func(*job) bool) []*job {
 			jobs = append(jobs, j)
 		}
 	}
+	left := max(s.c.dns.Deadline-s.waited, 0)
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, s.c.dns.Deadline)
+	start := time.Now()
+	defer func() {
+		s.mu.Lock()
+		s.waited += time.Since(start)
+		s.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, left)
 	defer cancel()
 	for _, j := range jobs {
 		select {
@@ -168,8 +181,9 @@ func (s *Session) wait(ctx context.Context, keep func(*job) bool) []*job {
 	return jobs
 }
 
-// Result waits for all queries started so far, at most
-// ResolverConfig.Deadline and until ctx ends, and sums the hits. Each rule
+// Result waits for all queries started so far, at most what is left of
+// ResolverConfig.Deadline after EarlyReject's wait, and until ctx ends,
+// and sums the hits. Each rule
 // counts once per message.
 func (s *Session) Result(ctx context.Context) Result {
 	jobs := s.wait(ctx, func(*job) bool { return true })
@@ -232,7 +246,8 @@ func (c *Checker) collect(jobs []*job) Result {
 	return r
 }
 
-// EarlyReject waits for the client-IP answers only (at most Deadline) and,
+// EarlyReject waits for the client-IP answers only (at most Deadline; the
+// time it waits is taken from Result's) and,
 // when early_reject is enabled and their score reaches its threshold,
 // returns a 550 5.7.1 reply naming the client and the public list name,
 // with the list's TXT reason. The decision is made once per session.

@@ -52,6 +52,14 @@ type HoldOptions struct {
 	Size     int64 // message body size (default 10 MiB); half of it is sent
 	PID      int   // the target, whose RSS is read; 0: this process
 	Timeout  time.Duration
+	// Finish: once the RSS is read, every session sends the rest of its
+	// body and end of message, all at once, instead of aborting; each
+	// verdict and its latency are recorded (hold_finish.go).
+	Finish bool
+	// Clients gives each session its own client IP (198.18.0.0/15) and a
+	// link to its own host in its body, so that no two sessions share a
+	// DNS lookup and each looks one up at end of message.
+	Clients bool
 }
 
 // HoldResult is the target's memory with every session mid-message.
@@ -65,6 +73,8 @@ type HoldResult struct {
 	Errors   int     `json:"errors"`
 	Source   string  `json:"source"`
 	ErrorMsg string  `json:"error,omitempty"`
+	// Finish is what the Finish option measured.
+	Finish *FinishResult `json:"finish,omitempty"`
 }
 
 // Hold opens o.Sessions sessions, sends each the header and half of an
@@ -133,7 +143,7 @@ func Hold(ctx context.Context, o HoldOptions) (*HoldResult, error) {
 				}
 				c := &client{opt: opt, worker: i}
 				clients[i] = c
-				if err := c.openMidMessage(m, chunk, half); err != nil {
+				if err := c.openMidMessage(holdMessage(m, i, o.Clients), holdChunk(chunk, i, o.Clients), half); err != nil {
 					fail(err)
 				}
 			}
@@ -147,6 +157,10 @@ func Hold(ctx context.Context, o HoldOptions) (*HoldResult, error) {
 		r.ErrorMsg = first.Error()
 	}
 	r.RSSMiB, r.HWMMiB, err = procRSS(pid)
+	if o.Finish {
+		r.Finish = finishHeld(clients, chunk, o.Size-half, pid)
+		return r, err
+	}
 	for _, c := range clients {
 		if c != nil && c.s != nil {
 			c.s.Abort()
