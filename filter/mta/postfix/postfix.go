@@ -67,7 +67,8 @@ type Transport struct {
 type Config struct {
 	// Dir holds the instance: conf/ (main.cf, master.cf), queue/, data/
 	// and maillog. It is created (0755: Postfix's daemons must reach the
-	// queue as user postfix) and removed by Stop unless Keep.
+	// queue as user postfix, so every directory above it must be
+	// searchable too) and removed by Stop unless Keep.
 	Dir  string
 	Keep bool
 	// Relayhost receives everything the instance accepts ("HOST:PORT",
@@ -157,6 +158,9 @@ func Start(cfg Config) (_ *Instance, err error) {
 			os.RemoveAll(cfg.Dir)
 		}
 	}()
+	if err := searchable(filepath.Dir(cfg.Dir)); err != nil {
+		return nil, err
+	}
 	for _, d := range []string{"", "conf", "queue", "data"} {
 		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o755); err != nil {
 			return nil, err
@@ -194,6 +198,27 @@ func Start(cfg Config) (_ *Instance, err error) {
 		}
 	}
 	return p, nil
+}
+
+// searchable checks that user postfix can reach dir: every directory on
+// the way must be searchable by others (os.MkdirTemp makes 0700 ones).
+func searchable(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("postfix: %s is not searchable by others (mode %v): Postfix's daemons run as user postfix and must reach the queue below it", d, st.Mode().Perm())
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 // MainCf is the main.cf Start writes for cfg: BaseParams, then cfg.Params

@@ -168,6 +168,7 @@ func TrimPath(s string) string {
 // read: a bounce's attached copy of a message does not count.
 func HeaderOf(data []byte) []Field {
 	var out []Field
+	last := false // the previous line was a field (a continuation of a skipped line is skipped)
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		var line []byte
@@ -181,18 +182,28 @@ func HeaderOf(data []byte) []Field {
 			break // end of header
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if n := len(out); n > 0 {
+			if n := len(out); n > 0 && last {
 				out[n-1].Value += " " + strings.TrimSpace(string(line))
 			}
 			continue
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") {
+		if last = ok && fieldName(name); !last {
 			continue
 		}
 		out = append(out, Field{Name: string(name), Value: strings.TrimSpace(string(value))})
 	}
 	return out
+}
+
+// fieldName: RFC 5322 section 3.6.8, printable ASCII but the colon.
+func fieldName(b []byte) bool {
+	for _, c := range b {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // Field is one header field.

@@ -113,8 +113,10 @@ func splitFields(head []byte) [][]byte {
 		if len(out) == 0 && bytes.HasPrefix(line, []byte("From ")) {
 			continue
 		}
-		if (line[0] == ' ' || line[0] == '\t') && len(out) > 0 {
-			out[len(out)-1] = append(out[len(out)-1], line...)
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(out) > 0 {
+				out[len(out)-1] = append(out[len(out)-1], line...)
+			} // else it continues nothing (or the mbox line): it would fold into the soak's own fields
 			continue
 		}
 		out = append(out, append([]byte(nil), line...))
