@@ -56,7 +56,7 @@ func cmdSoak(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.DNSSlow, "dns-slow", 0, "how long the DNS path is slow (default 10s)")
 	fs.Float64Var(&o.TempfailAt, "tempfail-at", 0, "tempfail threshold the reloads toggle (default 10)")
 	fs.DurationVar(&o.Drain, "drain", 0, "bound on emptying Postfix's queue at the end (default 3m)")
-	fs.Float64Var(&o.MaxRSSGrowth, "max-rss-growth", 0, "MiB levee's RSS may grow from start to end (default 32)")
+	fs.Float64Var(&o.MaxRSSGrowth, "max-rss-growth", 0, "MiB levee's RSS may grow from start to end (default 64)")
 	fs.IntVar(&o.MaxGoroutineGrowth, "max-goroutine-growth", 0, "goroutines levee may gain from start to end, beyond one per engine kept after a reload (default 8)")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -28,6 +28,7 @@ type ledger struct {
 type record struct {
 	src        int
 	direct     bool
+	nullSender bool // MAIL FROM:<>: a refusal at the relay bounces to nobody
 	attempts   []attempt
 	deliveries []delivery
 	bounces    []bounce

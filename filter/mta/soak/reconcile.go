@@ -32,7 +32,7 @@ type Outcome struct {
 	Unjudged, UnjudgedOutside int
 	Rejected                  int // a 5xx the client saw, or (relayed copies) a bounce
 	RejectedClient            int // of Rejected: the 5xx was the soak client's
-	RejectedBounce            int // of Rejected: a bounce from the relay reached the sender
+	RejectedBounce            int // of Rejected: the filtering smtpd refused the relay (its bounce reached the sender, unless null)
 	RejectedNotLevee          int // of Rejected: Postfix's own refusal, not levee's reject_text
 	DeferredDelivered         int // deferred (a 4xx seen, or held in the relay's queue) then delivered
 	DeferredRejected          int // deferred, then rejected or bounced
@@ -54,9 +54,13 @@ type Outcome struct {
 // outside a window, judged twice); notes are worth a look but fail nothing.
 func reconcile(l *ledger, statuses []postfix.Status, windows []window, after time.Duration) (o Outcome, problems, notes []string) {
 	deferrals := map[string]int{}
+	refused := map[string]string{} // queue id: the 5xx the relay's smtp client got
 	for _, s := range statuses {
-		if s.Status == "deferred" {
+		switch s.Status {
+		case "deferred":
 			deferrals[s.QueueID]++
+		case "bounced":
+			refused[s.QueueID] = s.Text
 		}
 	}
 	l.mu.Lock()
@@ -126,14 +130,22 @@ func reconcile(l *ledger, statuses []postfix.Status, windows []window, after tim
 			if len(d.rcpts) != 1 {
 				problem(n, r, "delivered to %v", d.rcpts)
 			}
-		case final.code/100 == 2 && nd == 0 && nb == 1 && !r.direct:
+		case final.code/100 == 2 && nd == 0 && !r.direct && refused[final.queueID] != "":
+			// the filtering smtpd refused the relay (maillog:
+			// status=bounced); the relay told the sender, unless the
+			// sender is null (no bounce of a bounce, RFC 5321 4.5.5)
 			o.Rejected++
 			o.RejectedBounce++
-			if !r.bounces[0].levee {
+			if !strings.Contains(refused[final.queueID], RejectText) {
 				o.RejectedNotLevee++
 			}
 			if deferred {
 				o.DeferredRejected++
+			}
+			if want := map[bool]int{true: 0, false: 1}[r.nullSender]; nb != want {
+				o.Duplicates += max(0, nb-want)
+				o.Lost += max(0, want-nb)
+				problem(n, r, "refused at the filtering smtpd (%s) and %d bounces reached the sender, want %d", refused[final.queueID], nb, want)
 			}
 		case final.code/100 == 5 && nd == 0 && nb == 0:
 			o.Rejected++

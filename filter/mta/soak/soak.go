@@ -67,7 +67,10 @@ type Options struct {
 
 	Drain time.Duration // bound on emptying Postfix's queue at the end (default 3m)
 	// The leak bounds: levee's RSS at the end may exceed its start by
-	// MaxRSSGrowth MiB (default 32), its goroutines by MaxGoroutineGrowth
+	// MaxRSSGrowth MiB (default 64: under memory_limit 128MiB levee
+	// collects at GOGC=400, so its heap swings to five times what is
+	// live, and each DNS cache, the current engine's and those a reload
+	// replaced, may fill to dns.cache_size), its goroutines by MaxGoroutineGrowth
 	// (default 8) plus one for each engine a reload replaced that levee
 	// still keeps (cmd/levee/daemon.go closes them after 10 minutes).
 	MaxRSSGrowth       float64
@@ -119,7 +122,7 @@ func (o *Options) defaults() error {
 		o.TempfailAt = 10
 	}
 	if o.MaxRSSGrowth == 0 {
-		o.MaxRSSGrowth = 32
+		o.MaxRSSGrowth = 64
 	}
 	if o.MaxGoroutineGrowth == 0 {
 		o.MaxGoroutineGrowth = 8
@@ -140,6 +143,10 @@ type Result struct {
 	Windows         int     // levee down windows (restarts)
 	RSSStart        float64 // MiB, after the warm-up
 	RSSEnd          float64
+	// HeapStart, HeapEnd (MiB) estimate the live heap: the heap goal
+	// after the last collection over 1+GOGC/100. RSS swings with the
+	// garbage collector (GOGC=400 under memory_limit); this does less.
+	HeapStart, HeapEnd float64
 	GoroutinesStart int
 	GoroutinesEnd   int
 	// RetainedEngines are the engines replaced by reloads that the last
@@ -169,12 +176,12 @@ func (r *Result) Summary() string {
 	for _, k := range FaultKinds {
 		fs = append(fs, fmt.Sprintf("%s=%d", k, r.Faults[k]))
 	}
-	return fmt.Sprintf("soak %s: sent=%d delivered=%d (tagged=%d, unjudged while levee was down=%d) rejected=%d (5xx to the client=%d, bounced by the relay=%d) "+
+	return fmt.Sprintf("soak %s: sent=%d delivered=%d (tagged=%d, unjudged while levee was down=%d) rejected=%d (5xx to the client=%d, 5xx to the relay=%d) "+
 		"deferred-then-delivered=%d deferred-then-rejected=%d lost=%d duplicates=%d unjudged-outside-down-windows=%d unsent=%d "+
-		"faults: %s rss_mib=%.1f->%.1f goroutines=%d->%d (engines kept after reloads=%d) panics=%d time=%s",
+		"faults: %s rss_mib=%.1f->%.1f heap_live_mib=%.1f->%.1f goroutines=%d->%d (engines kept after reloads=%d) panics=%d time=%s",
 		verdict, r.Sent, r.Delivered, r.Tagged, r.Unjudged, r.Rejected, r.RejectedClient, r.RejectedBounce,
 		r.DeferredDelivered, r.DeferredRejected, r.Lost, r.Duplicates, r.UnjudgedOutside, r.Unsent,
-		strings.Join(fs, " "), r.RSSStart, r.RSSEnd, r.GoroutinesStart, r.GoroutinesEnd, r.RetainedEngines, len(r.Panics), r.Duration.Round(time.Second))
+		strings.Join(fs, " "), r.RSSStart, r.RSSEnd, r.HeapStart, r.HeapEnd, r.GoroutinesStart, r.GoroutinesEnd, r.RetainedEngines, len(r.Panics), r.Duration.Round(time.Second))
 }
 
 // Run runs the whole soak. An error means it could not be set up or run
@@ -330,7 +337,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		s := srcs[i]
 		direct := n%o.DirectEvery == 0
 		led.mu.Lock()
-		led.rec[n].src, led.rec[n].direct = i, direct
+		led.rec[n].src, led.rec[n].direct, led.rec[n].nullSender = i, direct, s.from == ""
 		led.mu.Unlock()
 		service := "relay"
 		if direct {
@@ -397,7 +404,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	res.RSSStart, res.GoroutinesStart = m["process_resident_memory_bytes"]/(1<<20), int(m["go_goroutines"])
+	res.RSSStart, res.GoroutinesStart, res.HeapStart = m["process_resident_memory_bytes"]/(1<<20), int(m["go_goroutines"]), heapLive(m)
 	progress("warm-up done (%d copies): levee RSS %.1f MiB, %d goroutines", o.Warmup, res.RSSStart, res.GoroutinesStart)
 
 	// 2. The run, with the faults.
@@ -446,7 +453,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		res.Problems = append(res.Problems, "end figures: "+err.Error())
 	}
-	res.RSSEnd, res.GoroutinesEnd = m["process_resident_memory_bytes"]/(1<<20), int(m["go_goroutines"])
+	res.RSSEnd, res.GoroutinesEnd, res.HeapEnd = m["process_resident_memory_bytes"]/(1<<20), int(m["go_goroutines"]), heapLive(m)
 	if v := m["levee_panics_total"]; v > 0 {
 		res.Problems = append(res.Problems, fmt.Sprintf("levee_panics_total = %v", v))
 	}
@@ -491,6 +498,16 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		llog.count("msg=message "), llog.count("levee listening"), llog.count("config reloaded"),
 		llog.count("reload failed, keeping the running config"), px.queries.Load(), px.servfails.Load(), px.delayed.Load())
 	return res, nil
+}
+
+// heapLive estimates the live heap (MiB) from Go's metrics: the heap goal
+// set at the last collection is the live heap times 1+GOGC/100.
+func heapLive(m map[string]float64) float64 {
+	gogc := m["go_gc_gogc_percent"]
+	if gogc <= 0 {
+		gogc = 100
+	}
+	return m["go_memstats_next_gc_bytes"] / (1 + gogc/100) / (1 << 20)
 }
 
 // quiet waits (at most a minute) until levee has no MTA session in flight,

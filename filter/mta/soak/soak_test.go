@@ -170,27 +170,31 @@ func TestReconcile(t *testing.T) {
 	add := func(direct bool, as []attempt, ds []delivery, bs []bounce) {
 		l.rec = append(l.rec, record{direct: direct, attempts: as, deliveries: ds, bounces: bs})
 	}
-	add(false, []attempt{ok(250, "queued as A")}, []delivery{judged}, nil)                         // delivered
-	add(false, []attempt{{code: 250, text: "queued as B", queueID: "B"}}, []delivery{judged}, nil) // deferred in the relay's queue, then delivered
-	add(true, []attempt{ok(451, TempfailText), ok(250, "ok")}, []delivery{judged}, nil)            // deferred by the client, then delivered
-	add(true, []attempt{ok(550, "5.7.1 "+RejectText)}, nil, nil)                                   // rejected
-	add(false, []attempt{ok(250, "ok")}, nil, []bounce{{levee: true}})                             // bounced
-	add(false, []attempt{ok(250, "ok")}, []delivery{unjudged(t0.Add(8 * time.Second))}, nil)       // unjudged, just before the SIGKILL
-	add(false, []attempt{ok(250, "ok")}, []delivery{unjudged(t0.Add(30 * time.Second))}, nil)      // unjudged outside
-	add(false, []attempt{ok(250, "ok")}, nil, nil)                                                 // lost
-	add(false, []attempt{ok(250, "ok")}, []delivery{judged, judged}, nil)                          // duplicate
-	add(true, []attempt{ok(550, "no")}, []delivery{judged}, nil)                                   // delivered though rejected
-	add(true, []attempt{ok(451, TempfailText)}, nil, nil)                                          // still deferred: lost
-	add(true, []attempt{{code: 501, text: "XCLIENT: bad", session: true}}, nil, nil)               // never offered
-	add(false, []attempt{ok(250, "ok")}, []delivery{{verdicts: 2, rcpts: []string{"r"}}}, nil)     // judged twice
-	st := []postfix.Status{{QueueID: "B", Status: "deferred"}, {QueueID: "B", Status: "sent"}}
+	add(false, []attempt{ok(250, "queued as A")}, []delivery{judged}, nil)                          // delivered
+	add(false, []attempt{{code: 250, text: "queued as B", queueID: "B"}}, []delivery{judged}, nil)  // deferred in the relay's queue, then delivered
+	add(true, []attempt{ok(451, TempfailText), ok(250, "ok")}, []delivery{judged}, nil)             // deferred by the client, then delivered
+	add(true, []attempt{ok(550, "5.7.1 "+RejectText)}, nil, nil)                                    // rejected
+	add(false, []attempt{{code: 250, queueID: "C"}}, nil, []bounce{{levee: true}})                  // refused at the filtering smtpd, bounced
+	add(false, []attempt{ok(250, "ok")}, []delivery{unjudged(t0.Add(8 * time.Second))}, nil)        // unjudged, just before the SIGKILL
+	add(false, []attempt{ok(250, "ok")}, []delivery{unjudged(t0.Add(30 * time.Second))}, nil)       // unjudged outside
+	add(false, []attempt{ok(250, "ok")}, nil, nil)                                                  // lost
+	add(false, []attempt{ok(250, "ok")}, []delivery{judged, judged}, nil)                           // duplicate
+	add(true, []attempt{ok(550, "no")}, []delivery{judged}, nil)                                    // delivered though rejected
+	add(true, []attempt{ok(451, TempfailText)}, nil, nil)                                           // still deferred: lost
+	add(true, []attempt{{code: 501, text: "XCLIENT: bad", session: true}}, nil, nil)                // never offered
+	add(false, []attempt{ok(250, "ok")}, []delivery{{verdicts: 2, rcpts: []string{"r"}}}, nil)      // judged twice
+	l.rec = append(l.rec, record{nullSender: true, attempts: []attempt{{code: 250, queueID: "D"}}}) // refused, null sender: no bounce
+	add(false, []attempt{{code: 250, queueID: "E"}}, nil, nil)                                      // refused, the bounce missing
+	st := []postfix.Status{{QueueID: "B", Status: "deferred"}, {QueueID: "B", Status: "sent"},
+		{QueueID: "C", Status: "bounced", Text: "host said: 550 5.7.1 " + RejectText}, {QueueID: "D", Status: "bounced", Text: RejectText},
+		{QueueID: "E", Status: "bounced", Text: "550 5.1.1 unknown"}}
 	o, problems, _ := reconcile(l, st, win, 2*time.Second)
-	want := Outcome{Sent: 13, Delivered: 6, Tagged: 0, Unjudged: 1, UnjudgedOutside: 1, Rejected: 2, RejectedClient: 1, RejectedBounce: 1,
-		DeferredDelivered: 2, Lost: 2, Duplicates: 2, JudgedTwice: 1, Unsent: 1}
+	want := Outcome{Sent: 15, Delivered: 6, Tagged: 0, Unjudged: 1, UnjudgedOutside: 1, Rejected: 4, RejectedClient: 1, RejectedBounce: 3,
+		RejectedNotLevee: 1, DeferredDelivered: 2, Lost: 3, Duplicates: 2, JudgedTwice: 1, Unsent: 1}
 	if o != want {
 		t.Errorf("outcome\n%+v\nwant\n%+v", o, want)
 	}
-	if len(problems) != 7 {
-		t.Errorf("%d problems, want 7:\n%s", len(problems), strings.Join(problems, "\n"))
+	if len(problems) != 8 {
+		t.Errorf("%d problems, want 8:\n%s", len(problems), strings.Join(problems, "\n"))
 	}
 }
