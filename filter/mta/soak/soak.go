@@ -139,16 +139,16 @@ func (o *Options) defaults() error {
 // Result is the outcome of a run.
 type Result struct {
 	Outcome
-	Faults          map[string]int
-	Windows         int     // levee down windows (restarts)
-	RSSStart        float64 // MiB, after the warm-up
-	RSSEnd          float64
+	Faults   map[string]int
+	Windows  int     // levee down windows (restarts)
+	RSSStart float64 // MiB, after the warm-up
+	RSSEnd   float64
 	// HeapStart, HeapEnd (MiB) estimate the live heap: the heap goal
 	// after the last collection over 1+GOGC/100. RSS swings with the
 	// garbage collector (GOGC=400 under memory_limit); this does less.
 	HeapStart, HeapEnd float64
-	GoroutinesStart int
-	GoroutinesEnd   int
+	GoroutinesStart    int
+	GoroutinesEnd      int
 	// RetainedEngines are the engines replaced by reloads that the last
 	// levee still keeps (10 minutes each, one goroutine each): the
 	// goroutine bound allows for them.
