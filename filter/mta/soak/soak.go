@@ -419,6 +419,9 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	pool(span(o.Warmup, o.N))
 	stopSched()
 	schedWG.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("interrupted after %d copies: %w", sent.Load(), err)
+	}
 	f.finish()
 	progress("all %d copies sent; faults: %v", o.N, res.Faults)
 
