@@ -8,3 +8,9 @@ import _ "embed"
 //
 //go:embed levee.yaml
 var Default []byte
+
+// PostfixMain is postfix/main.cf: the lines an operator adds to Postfix's
+// main.cf (`levee soak` runs its private Postfix with them).
+//
+//go:embed postfix/main.cf
+var PostfixMain []byte
