@@ -128,17 +128,26 @@ func (c *Checker) Close() {
 	c.wg.Wait()
 }
 
+// healthLoop runs the health check at start and every HealthInterval; a
+// check that got no answer from some list is retried after Backoff (when
+// that is sooner).
 func (c *Checker) healthLoop() {
 	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.HealthInterval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		c.Health(c.ctx)
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
 		}
+		next := c.cfg.HealthInterval
+		for _, r := range c.Health(c.ctx) {
+			if r.Inconclusive && c.cfg.Backoff > 0 && c.cfg.Backoff < next {
+				next = c.cfg.Backoff
+			}
+		}
+		t.Reset(next)
 	}
 }
 

@@ -754,3 +754,45 @@ func TestMapResolverErrors(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A health check whose test query gets no answer (SERVFAIL, a timeout)
+// learns nothing about the list: an enabled list stays enabled (a DNS
+// outage at a start or a reload must not turn every list off until the
+// next interval) and a disabled one stays disabled.
+func TestHealthNoAnswerKeepsState(t *testing.T) {
+	e := newEnv(t, nil)
+	e.res.A["2.0.0.127.zen.spamhaus.org"] = addrs("127.0.0.2")
+	e.res.A[reverseNoUnmap(testListed6)+".zen.spamhaus.org"] = addrs("127.0.0.2")
+	e.res.A["test.dbl.spamhaus.org"] = addrs("127.0.1.2")
+	e.res.A["2.0.0.127.list.dnswl.org"] = addrs("127.0.10.0")
+	e.res.A[reverseNoUnmap(testListed6)+".list.dnswl.org"] = addrs("127.0.10.0")
+	e.res.Fail["2.0.0.127.zen.spamhaus.org"] = fmt.Errorf("%w: %w", ErrDNS, ErrServFail)
+	e.res.Fail["test.dbl.spamhaus.org"] = fmt.Errorf("%w: %w", ErrDNS, ErrTimeout)
+	e.res.A["1.0.0.127.list.dnswl.org"] = addrs("127.0.10.0") // answers everything: really broken
+	reps := e.c.Health(context.Background())
+	if !reps[0].Inconclusive || reps[0].Disabled || !reps[1].Inconclusive || reps[1].Disabled {
+		t.Fatalf("no answer disabled a list: %+v", reps)
+	}
+	if reps[2].Inconclusive || !reps[2].Disabled {
+		t.Fatalf("a list that answers everything: %+v", reps[2])
+	}
+	if got := fmt.Sprint(e.c.Disabled()); got != "[list.dnswl.org]" {
+		t.Errorf("disabled %s", got)
+	}
+	if !strings.Contains(reps[0].String(), "NO ANSWER (list stays enabled)") {
+		t.Errorf("report line %q", reps[0].String())
+	}
+	// the broken list's server now fails to answer: it stays disabled
+	delete(e.res.A, "1.0.0.127.list.dnswl.org")
+	e.res.Fail["2.0.0.127.list.dnswl.org"] = fmt.Errorf("%w: %w", ErrDNS, ErrTimeout)
+	reps = e.c.Health(context.Background())
+	if !reps[2].Inconclusive || !reps[2].Disabled || fmt.Sprint(e.c.Disabled()) != "[list.dnswl.org]" {
+		t.Errorf("a disabled list re-enabled by no answer: %+v %v", reps[2], e.c.Disabled())
+	}
+	// answers again: everything passes
+	clear(e.res.Fail)
+	e.c.Health(context.Background())
+	if len(e.c.Disabled()) != 0 {
+		t.Errorf("still disabled: %v", e.c.Disabled())
+	}
+}

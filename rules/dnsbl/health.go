@@ -16,8 +16,15 @@ type HealthReport struct {
 	Err      error // why the test failed (nil if OK)
 	IPv6Err  error // IPv6 part failed (ip lists with ipv6: true); IPv4 still used
 	Disabled bool  // the list is now disabled
-	Took     time.Duration
+	// Inconclusive: a test query got no answer (timeout, SERVFAIL,
+	// REFUSED): nothing was learnt about the list, so its state was left
+	// as it was and the test is retried after the backoff.
+	Inconclusive bool
+	Took         time.Duration
 }
+
+// errInconclusive marks a test query that got no answer at all.
+var errInconclusive = errors.New("no answer")
 
 // RFC 5782 section 5: test entries. 127.0.0.2 must be listed, 127.0.0.1
 // must not; IPv6 lists ::FFFF:7F00:2 and ::FFFF:7F00:1 (in nibble form);
@@ -32,7 +39,10 @@ var (
 // Health runs the RFC 5782 test queries on every list (uncached, in
 // parallel, within Deadline). A list that fails is disabled (not queried,
 // logged at Error level) until it passes again; a list failing only the
-// IPv6 test keeps serving IPv4.
+// IPv6 test keeps serving IPv4. A test that gets no answer (the resolver
+// or the list is down: timeout, SERVFAIL) says nothing about the list: its
+// state is kept, so that a DNS outage at a start or a reload does not turn
+// every list off until the next interval.
 func (c *Checker) Health(ctx context.Context) []HealthReport {
 	ctx, cancel := context.WithTimeout(ctx, c.dns.Deadline)
 	defer cancel()
@@ -74,6 +84,13 @@ func (c *Checker) health(ctx context.Context, l *zlist) HealthReport {
 	if ctx.Err() != nil && c.ctx.Err() != nil {
 		return rep // shutting down: leave the state alone
 	}
+	if errors.Is(rep.Err, errInconclusive) || rep.Err == nil && errors.Is(rep.IPv6Err, errInconclusive) {
+		rep.Inconclusive = true
+		rep.Disabled = l.disabled.Load()
+		c.log.Warn("dnsbl health check got no answer: the list keeps its state, the test is retried",
+			"list", l.Name, "error", errors.Join(rep.Err, rep.IPv6Err).Error(), "disabled", rep.Disabled)
+		return rep
+	}
 	was := l.disabled.Swap(rep.Err != nil)
 	switch {
 	case rep.Err != nil && !was:
@@ -103,7 +120,7 @@ func (c *Checker) probe(ctx context.Context, l *zlist, public, item string, want
 		}
 		return nil
 	case err != nil:
-		return fmt.Errorf("test entry %s: lookup failed: %s", public, outcome(err))
+		return fmt.Errorf("test entry %s: lookup failed: %s: %w", public, outcome(err), errInconclusive)
 	}
 	r := l.classify(ips)
 	if r.isError {
@@ -133,7 +150,13 @@ func (c *Checker) Disabled() []string {
 // String is one line for `levee lookup --health`.
 func (h HealthReport) String() string {
 	s := h.List + ": ok"
-	if h.Err != nil {
+	if h.Inconclusive {
+		state := "enabled"
+		if h.Disabled {
+			state = "disabled"
+		}
+		s = h.List + ": NO ANSWER (list stays " + state + "): " + errors.Join(h.Err, h.IPv6Err).Error()
+	} else if h.Err != nil {
 		s = h.List + ": FAILED (list disabled): " + h.Err.Error()
 	} else if h.IPv6Err != nil {
 		s = h.List + ": IPv4 ok, IPv6 FAILED (IPv6 lookups disabled): " + h.IPv6Err.Error()

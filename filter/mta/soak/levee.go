@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -309,6 +310,11 @@ func httpGet(addr, path string) (int, string, error) {
 // hands mail to the filtering smtpd from 127.0.0.1; levee then reads the
 // client from the Received chain). DNS answers are kept briefly so that the
 // lists are asked all through the run and the DNS faults reach levee.
+// Greylisting runs as by default (doubtful clients at RCPT, the
+// end-of-message greylist action) but with a delay of one second, so that
+// a greylisted copy is one more deferral that Postfix's retry (or the
+// client's re-send) must turn into a delivery; its store is in the run's
+// directory and lives through the restarts and the SIGKILL.
 func leveeConfig(o *Options, milter, metrics, dns string, tempfail string, version int, bad bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# levee soak config, version %d\n", version)
@@ -320,6 +326,7 @@ func leveeConfig(o *Options, milter, metrics, dns string, tempfail string, versi
 	fmt.Fprintf(&b, "dns:\n  servers: [%q]\n  timeout: %s\n  deadline: %s\n  min_ttl: 1s\n  max_ttl: %ds\n",
 		dns, o.DNSTimeout, o.DNSDeadline, o.DNSTTL)
 	b.WriteString("dnsbl:\n  health_interval: 30s\n  backoff: 30s\n")
+	fmt.Fprintf(&b, "greylist:\n  delay: 1s\nstate:\n  path: %s\n", filepath.Join(o.Dir, "state.db"))
 	if bad {
 		// refused by the strict loader: an unknown key, naming file and line
 		b.WriteString("soak_not_a_key: true\n")
