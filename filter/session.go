@@ -50,6 +50,7 @@ type connState struct {
 	engine    *rules.Engine
 	msg       *rules.Message // built at end of header, completed at end of message
 	dns       *dnsbl.Session
+	auth      authState // SPF/DKIM/DMARC and DKIM signing (auth.go)
 	panicked  bool
 	started   time.Time
 
@@ -113,6 +114,7 @@ func (st *connState) resetMessage() {
 	st.reserved = 0
 	st.bodySize = 0
 	st.dns = nil
+	st.authReset()
 	st.msg = nil
 	st.panicked = false
 	st.engine = nil
@@ -213,6 +215,7 @@ func (b *backend) MailFrom(from string, m *milter.Modifier) (resp milter.Respons
 	env := st.envelope()
 	if st.engine.Skip(&env) == "" {
 		st.dns = st.engine.StartDNS(&env)
+		st.authMail(&env)
 	}
 	return st.pass(milter.CodeMail), nil
 }
@@ -270,6 +273,7 @@ func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (resp milt
 		// now: look them up while the body arrives.
 		st.engine.StartHeaderDNS(st.msg, st.dns)
 	}
+	st.authHeader()
 	return st.pass(milter.CodeEOH), nil
 }
 
@@ -280,6 +284,7 @@ func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (resp milter.Respo
 		testHook("body")
 	}
 	st.takeMacros(m, false)
+	st.authBody(chunk)
 	st.bodySize += int64(len(chunk))
 	room := st.limit - st.kept
 	if room <= 0 {
@@ -347,6 +352,7 @@ func (b *backend) Body(m *milter.Modifier) (resp milter.Response, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), st.engine.Config().DNS.Deadline+time.Second)
 	defer cancel()
 	v := st.engine.Judge(ctx, msg, st.dns)
+	st.authFinish(&v)
 	st.srv.Observer.Verdict(msg, &v)
 	st.logVerdict(&env, &v)
 	return apply(m, &v, st.fields)
@@ -404,6 +410,9 @@ func apply(m *milter.Modifier, v *rules.Verdict, fields []rules.Field) (milter.R
 		return milter.NewResponseStr(byte(milter.ActReplyCode), v.Reply), nil
 	case rules.Discard:
 		return milter.RespDiscard, nil
+	}
+	if err := applyAuthFields(m, v); err != nil {
+		return nil, err
 	}
 	if v.Skipped != "" {
 		return milter.RespAccept, nil

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/levee-mail/levee/rules/auth"
 	"github.com/levee-mail/levee/rules/dnsbl"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	DNS dnsbl.ResolverConfig `yaml:"dns"`
 	// DNSBL are the DNS blocklists and allowlists.
 	DNSBL dnsbl.Config `yaml:"dnsbl"`
+	// Auth is sender authentication (SPF, DKIM, DMARC,
+	// Authentication-Results) and DKIM signing (rules/auth).
+	Auth auth.Config `yaml:"auth"`
 
 	trusted, internal []netip.Prefix
 }
@@ -216,6 +220,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.DNSBL.Validate(); err != nil {
 		return fmt.Errorf("dnsbl: %w", err)
+	}
+	if err := c.Auth.Validate(); err != nil {
+		return err // already says auth:
 	}
 	return nil
 }

@@ -253,3 +253,17 @@ func (s *Session) Result(ctx context.Context) *Result {
 	s.c.finish(r)
 	return r
 }
+
+// Abort ends a message that will not be judged (ABORT, a new MAIL FROM):
+// the verifier and the lookups are let go.
+func (s *Session) Abort() {
+	if s == nil {
+		return
+	}
+	if s.dkim != nil {
+		s.dkim.q.Abandon()
+	}
+	for _, c := range s.cancel {
+		c()
+	}
+}
