@@ -18,7 +18,7 @@ import (
 
 // Keys are the test zone's DKIM keys.
 type Keys struct {
-	RSA   *rsa.PrivateKey   // 2048 bits: selector "rsa" (its record is split over several strings)
+	RSA   *rsa.PrivateKey    // 2048 bits: selector "rsa" (its record is split over several strings)
 	Ed    ed25519.PrivateKey // selector "ed"
 	Short []byte             // a 512-bit RSA key (PEM, PKCS#1): selector "short"
 }
