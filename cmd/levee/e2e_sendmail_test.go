@@ -75,7 +75,7 @@ func startSendmailInst(t *testing.T) *sendmailInst {
 	}
 
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := writeLeveeConfig(t, s.dir, fmt.Sprintf(e2eLeveeConfig, addr, freePort(t), "dnsbl:\n  lists: []\n"))
+	cfg := writeLeveeConfig(t, s.dir, fmt.Sprintf(e2eLeveeConfig, addr, freePort(t), "dnsbl:\n  lists: []\nauth:\n  enabled: false\n"))
 	s.levee = startLevee(t, leveeBinary(t), cfg, addr)
 	t.Cleanup(func() {
 		s.levee.stop()

@@ -52,14 +52,27 @@ type NSD struct {
 func StartNSD(t testing.TB, zones map[string]string) *NSD {
 	t.Helper()
 	Need(t, NSDBin)
-	dir := t.TempDir()
+	n, err := Launch(t.TempDir(), zones)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// Launch is StartNSD for a server that outlives one test (the caller
+// stops it): dir holds its configuration, zones and log.
+func Launch(dir string, zones map[string]string) (*NSD, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	os.Chmod(dir, 0o755)
 	var conf bytes.Buffer
 	var port int
 	for range 20 { // a port free for both UDP and TCP
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		port = pc.LocalAddr().(*net.UDPAddr).Port
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
@@ -91,14 +104,14 @@ remote-control:
 	for origin, text := range zones {
 		f := origin + ".zone"
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		fmt.Fprintf(&conf, "zone:\n\tname: \"%s.\"\n\tzonefile: \"%s\"\n", origin, f)
 		first = origin
 	}
 	cf := filepath.Join(dir, "nsd.conf")
 	if err := os.WriteFile(cf, conf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	n := &NSD{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, done: make(chan struct{}), log: &bytes.Buffer{}}
 	n.cmd = exec.Command(NSDBin, "-d", "-c", cf)
@@ -106,26 +119,26 @@ remote-control:
 	// nsd forks its server and xfrd processes: signals go to the group
 	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	go func() { n.cmd.Wait(); close(n.done) }()
-	t.Cleanup(n.stop)
 	c := &mdns.Client{Timeout: 300 * time.Millisecond}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		m := new(mdns.Msg).SetQuestion(mdns.Fqdn(first), mdns.TypeSOA)
 		if r, _, err := c.Exchange(m, n.Addr); err == nil && r.Rcode == mdns.RcodeSuccess && len(r.Answer) > 0 {
-			return n
+			return n, nil
 		}
 		select {
 		case <-n.done:
 			lg, _ := os.ReadFile(filepath.Join(dir, "nsd.log"))
-			t.Fatalf("nsd exited: %s %s", n.log.String(), lg)
+			return nil, fmt.Errorf("nsd exited: %s %s", n.log.String(), lg)
 		default:
 		}
 		if time.Now().After(deadline) {
 			lg, _ := os.ReadFile(filepath.Join(dir, "nsd.log"))
-			t.Fatalf("nsd not answering on %s: %s %s", n.Addr, n.log.String(), lg)
+			n.Stop()
+			return nil, fmt.Errorf("nsd not answering on %s: %s %s", n.Addr, n.log.String(), lg)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -136,7 +149,8 @@ remote-control:
 func (n *NSD) Pause()  { syscall.Kill(-n.cmd.Process.Pid, syscall.SIGSTOP) }
 func (n *NSD) Resume() { syscall.Kill(-n.cmd.Process.Pid, syscall.SIGCONT) }
 
-func (n *NSD) stop() {
+// Stop ends nsd.
+func (n *NSD) Stop() {
 	pg := -n.cmd.Process.Pid
 	syscall.Kill(pg, syscall.SIGCONT)
 	n.cmd.Process.Signal(syscall.SIGTERM) // nsd stops (and reaps) its children

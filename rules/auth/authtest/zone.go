@@ -180,3 +180,10 @@ func Zones(k *Keys) map[string]string {
 		strings.TrimPrefix(PTRIP, "192.0.2.") + " IN PTR host.ptr.test.\n"
 	return map[string]string{"test": b.String(), "2.0.192.in-addr.arpa": rev}
 }
+
+// EmptyZone is a zone with no names but its apex: every query in it gets
+// a definite NXDOMAIN or NODATA (e.g. for the example.com addresses of
+// tests, so that nothing is REFUSED).
+func EmptyZone(origin string) string {
+	return "$ORIGIN " + origin + ".\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n@ IN NS ns.test.\n"
+}
