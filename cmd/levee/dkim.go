@@ -93,4 +93,3 @@ func cmdDKIM(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprint(stderr, dkimUsage)
 	return 2
 }
-
