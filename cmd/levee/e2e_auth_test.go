@@ -29,7 +29,7 @@ var e2eAuth struct {
 	levee   *leveeProc
 	rsaKey  string // key files of good.test
 	edKey   string
-	dkimErr error
+	metrics int // the auth levee's /metrics port
 }
 
 func setupE2EAuth(t *testing.T, p *postfixInst, dir string) (string, string, []func(), error) {
@@ -63,9 +63,12 @@ func setupE2EAuth(t *testing.T, p *postfixInst, dir string) (string, string, []f
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	adir := filepath.Join(dir, "auth")
 	os.MkdirAll(adir, 0o755)
+	e2eAuth.metrics = freePort(t)
 	cfg := writeLeveeConfig(t, adir, fmt.Sprintf(`listen: inet:%s
 log:
   level: debug
+metrics:
+  listen: 127.0.0.1:%d
 dns:
   servers: ["%s"]
   timeout: 300ms
@@ -76,7 +79,7 @@ auth:
   authserv_id: mx.levee.test
   on_error: tempfail
   dmarc_reject: reject
-%s`, addr, n.Addr, sign))
+%s`, addr, e2eAuth.metrics, n.Addr, sign))
 	lp := startLeveeShared(leveeBinary(t), cfg, addr)
 	if lp == nil {
 		return "", "", stops, fmt.Errorf("levee (auth) did not start")
@@ -253,5 +256,15 @@ func TestE2EAuthPostfix(t *testing.T) {
 			t.Fatalf("%d %s, want 451 4.4.3 (on_error: tempfail)", code, text)
 		}
 		e2eAuth.levee.waitLog("SPF_TEMPERROR", 10*time.Second)
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		_, body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", e2eAuth.metrics))
+		for _, s := range []string{`{method="spf",result="fail"}`, `{method="spf",result="temperror"}`, `{method="dkim",result="pass"}`,
+			`{method="dkim",result="fail"}`, `{method="dmarc",result="fail"}`, `{method="dmarc",result="pass"}`} {
+			if v := metricLine(body, "levee_auth_results_total"+s); v < 1 {
+				t.Errorf("levee_auth_results_total%s = %v", s, v)
+			}
+		}
 	})
 }
