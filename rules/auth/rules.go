@@ -69,7 +69,9 @@ var ruleTable = []Rule{
 	{DKIMTempError, 0, "dkim", "DKIM: the key could not be fetched (DNS failure): not judged"},
 	{DKIMPermError, 0, "dkim", "DKIM: a malformed signature or a missing key"},
 	{DKIMLength, 0.1, "dkim", "DKIM: the signature covers only part of the body (l=): not accepted"},
-	{DKIMExpired, 0.1, "dkim", "DKIM: the signature has expired (x=)"},
+	// An expired signature is usually stale (a long queue, an old message
+	// resent), not forged: it counts nothing, like a missing one.
+	{DKIMExpired, 0, "dkim", "DKIM: the signature has expired (x=)"},
 	{DKIMKeyRevoked, 0.5, "dkim", "DKIM: the signing key is revoked (empty p=)"},
 	{DKIMKeyShort, 0.5, "dkim", "DKIM: the signing key is shorter than 1024 bits (RFC 8301)"},
 
