@@ -108,6 +108,10 @@ func TestCheckAndLookupAuth(t *testing.T) {
 	// a signed message verifies over the whole body (past scan_limit)
 	key := authtest.WriteKey(t, t.TempDir(), "rsa.key", authtest.PEM(k.RSA))
 	_, signed, _ := runCmd(t, msg, "dkim", "sign", "--domain", "good.test", "--selector", "rsa", "--key", key)
+	authtest.NeedDKIMPy(t)
+	if ok, out := authtest.DKIMPyVerify(t, n.Addr, []byte(signed)); !ok {
+		t.Errorf("dkimpy rejects levee dkim sign: %s", out)
+	}
 	_, out, _ = runCmd(t, signed, "check", "--config", cfg, "--dns", "--json", "--ip", authtest.BadIP, "--from", "x@list.example", "-")
 	if !strings.Contains(out, `"rule":"DKIM_VALID"`) || !strings.Contains(out, `"dmarc":{"from":"good.test","policy":"","reason":"","requested":"reject","result":"pass"}`) {
 		t.Errorf("check --json: %s", out)

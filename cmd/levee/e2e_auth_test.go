@@ -268,3 +268,24 @@ func TestE2EAuthPostfix(t *testing.T) {
 		}
 	})
 }
+
+// The DKIM key files are read when the config loads: a reload with a key
+// that cannot be read fails, names the file, and keeps the running config.
+func TestE2EDaemonReloadDKIMKey(t *testing.T) {
+	h := startDaemon(t, "text")
+	key := filepath.Join(h.dir, "good.test.key")
+	if err := os.WriteFile(key, authtest.PEM(authtest.TestKeys().Ed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withKey := strings.Replace(fmt.Sprintf(daemonConfig, h.addr, "text", h.metrics), "auth:\n  enabled: false\n",
+		"auth:\n  enabled: false\n  sign:\n    - {domain: good.test, selector: ed, key: "+key+"}\n", 1)
+	h.writeConfig(t, withKey)
+	h.hup(t, "config reloaded", 1)
+	if err := os.WriteFile(key, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.hup(t, "reload failed, keeping the running config", 1)
+	if log := h.p.log.String(); !strings.Contains(log, key) {
+		t.Errorf("the reload error does not name %s:\n%s", key, tail(log, 5))
+	}
+}
