@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 
 	"github.com/emersion/go-msgauth/dmarc"
@@ -129,6 +130,12 @@ func (s *Session) startSPF(ip netip.Addr, helo string) {
 	from := s.env.MailFrom
 	go func() {
 		defer close(s.spfDone)
+		defer func() {
+			if p := recover(); p != nil { // a library bug must not take the daemon down
+				s.spf = SPFResult{Result: "permerror", Identity: "mailfrom", Reason: "checker failure"}
+				s.c.log.Error("panic in SPF check", "panic", fmt.Sprint(p))
+			}
+		}()
 		s.spf = checkSPF(ctx, s.c.cache, ip, helo, from)
 	}()
 }
@@ -165,6 +172,12 @@ func (s *Session) Header(fields []Field, hop *Hop) {
 		s.dmarc.done = make(chan struct{})
 		go func() {
 			defer close(s.dmarc.done)
+			defer func() {
+				if p := recover(); p != nil {
+					s.dmarc.rec, s.dmarc.err = nil, fmt.Errorf("checker failure")
+					s.c.log.Error("panic in DMARC lookup", "panic", fmt.Sprint(p))
+				}
+			}()
 			s.dmarc.rec, s.dmarc.at, s.dmarc.sub, s.dmarc.err = lookupDMARC(ctx, s.c.cache, s.from)
 		}()
 	}
