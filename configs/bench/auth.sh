@@ -13,7 +13,8 @@
 # answer is then cached), then `levee bench -c 8` runs RUNS times (default
 # 3) against each, alternately; levee's CPU per message is 1 / (msgs per
 # CPU-second). Needs rbldnsd, nsd and python3 (apt-get install rbldnsd nsd).
-# N messages per run (default: the whole corpus); KEEP=1 keeps the work dir.
+# N messages per run (default: the whole corpus); KEEP=1 keeps the work dir;
+# PROFILE=FILE writes a CPU profile of the levee with auth on.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 corpus=${1:-../shared/corpus/dev.tar.gz}
@@ -74,7 +75,8 @@ for v in on off; do
     [ $v = off ] && printf 'auth:\n  enabled: false\n'
   } >"$work/levee-$v.yaml"
   "$work/levee" config check "$work/levee-$v.yaml" >/dev/null
-  "$work/levee" serve --config "$work/levee-$v.yaml" 2>"$work/levee-$v.log" &
+  prof=""; [ $v = on ] && [ -n "${PROFILE:-}" ] && prof="--cpuprofile $PROFILE"
+  "$work/levee" serve --config "$work/levee-$v.yaml" $prof 2>"$work/levee-$v.log" &
   pids+=($!)
   eval "pid_$v=$!"
 done

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/emersion/go-msgauth/authres"
 )
@@ -172,50 +173,90 @@ func validSPFResult(s string) bool {
 }
 
 // formatAuthResults builds the value of levee's Authentication-Results
-// field, one method per folded line ("\n\t", as milter header changes
-// take it).
+// field (RFC 8601 section 2.2), one method per folded line ("\n\t", as
+// milter header changes take it). It writes what go-msgauth's
+// authres.Format writes (reason first, then the properties in name order;
+// the same quoting), without its per-call maps and string concatenation;
+// FuzzAuthResults parses the output back with authres.Parse.
 func formatAuthResults(id string, r *Result) string {
-	var rs []authres.Result
+	var b strings.Builder
+	b.Grow(256)
+	b.WriteString(id)
+	n := 0
+	method := func(m, value, reason string, props ...string) {
+		n++
+		b.WriteString(";\n\t")
+		b.WriteString(m)
+		b.WriteByte('=')
+		b.WriteString(value)
+		if reason = safeReason(reason); reason != "" {
+			b.WriteString(" reason=")
+			b.WriteString(quoteValue(reason))
+		}
+		for i := 0; i+1 < len(props); i += 2 { // props: name, value pairs in name order
+			if props[i+1] == "" {
+				continue
+			}
+			b.WriteByte(' ')
+			b.WriteString(props[i])
+			b.WriteByte('=')
+			b.WriteString(quotePvalue(props[i+1]))
+		}
+	}
 	if r.SPF.Result != "" {
-		s := &authres.SPFResult{Value: authres.ResultValue(r.SPF.Result), Reason: safeReason(r.SPF.Reason)}
+		reason := r.SPF.Reason
 		if r.SPF.FromForwarder != "" {
-			s.Reason = "from trusted forwarder " + r.SPF.FromForwarder
+			reason = "from trusted forwarder " + r.SPF.FromForwarder
 		}
+		from, helo := r.SPF.Sender, ""
 		if r.SPF.Identity == "helo" {
-			s.Helo = r.SPF.Domain
-		} else {
-			s.From = r.SPF.Sender
+			from, helo = "", r.SPF.Domain
 		}
-		rs = append(rs, s)
+		method("spf", r.SPF.Result, reason, "smtp.helo", helo, "smtp.mailfrom", from)
 	}
 	if r.DKIMChecked && len(r.DKIM) == 0 {
-		rs = append(rs, &authres.DKIMResult{Value: authres.ResultNone})
+		method("dkim", "none", "")
 	}
 	for _, d := range r.DKIM {
-		p := map[string]string{"header.d": d.Domain, "header.s": d.Selector, "header.a": d.Algorithm, "header.b": d.B}
-		if d.Identifier != "" && d.Identifier != "@"+d.Domain {
-			p["header.i"] = d.Identifier
-		}
 		reason := d.Reason
 		if d.FromForwarder != "" {
 			reason = "from trusted forwarder " + d.FromForwarder
 		}
-		p["reason"] = safeReason(reason)
-		rs = append(rs, &authres.GenericResult{Method: "dkim", Value: authres.ResultValue(d.Result), Params: p})
+		ident := d.Identifier
+		if ident == "@"+d.Domain {
+			ident = ""
+		}
+		method("dkim", d.Result, reason, "header.a", d.Algorithm, "header.b", d.B, "header.d", d.Domain, "header.i", ident, "header.s", d.Selector)
 	}
 	if r.DMARC.Result != "" {
-		p := map[string]string{"header.from": r.DMARC.From}
-		if r.DMARC.Requested != "" {
-			p["policy.dmarc"] = r.DMARC.Requested
+		method("dmarc", r.DMARC.Result, r.DMARC.Reason, "header.from", r.DMARC.From, "policy.dmarc", r.DMARC.Requested)
+	}
+	if n == 0 {
+		b.WriteString("; none")
+	}
+	return b.String()
+}
+
+// quoteValue is RFC 2045's value: a token, else a quoted-string.
+func quoteValue(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
 		}
-		p["reason"] = safeReason(r.DMARC.Reason)
-		rs = append(rs, &authres.GenericResult{Method: "dmarc", Value: authres.ResultValue(r.DMARC.Result), Params: p})
 	}
-	parts := strings.Split(authres.Format(id, rs), "; ")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
+	return s
+}
+
+// quotePvalue is RFC 8601's pvalue: an address or domain as it is (letters,
+// digits and most punctuation), anything else as a value.
+func quotePvalue(s string) string {
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r < 0x80 && strings.IndexByte("#$%&'*+,./-@[]\\^_`{|}~", byte(r)) >= 0 {
+			continue
+		}
+		return quoteValue(s)
 	}
-	return strings.Join(parts, ";\n\t")
+	return s
 }
 
 // safeReason makes a reason fit a header field value and the line

@@ -226,7 +226,7 @@ func (v *dkimVerifier) classify(s *dkimSig, err error, from string) DKIMResult {
 	if dkim.IsTempFail(err) {
 		return s.result("temperror", DKIMTempError, "key lookup failed (DNS)", from)
 	}
-	if n := s.keyName(); n != "" {
+	if n := s.keyName(); n != "" && dkim.IsPermFail(err) { // a revoked or short key is a permanent failure
 		if e, ok := v.cache.Get("TXT " + n); ok && e.Err == nil && len(e.TXT) == 1 {
 			switch keyProblem(e.TXT[0]) {
 			case "revoked":

@@ -215,3 +215,23 @@ func evalDMARC(rec *dmarc.Record, at string, sub bool, from string, spfR SPFResu
 	}
 	return r
 }
+
+// dmarcCached says whether lookupDMARC for a From domain can be answered
+// from the cache alone.
+func (c *Checker) dmarcCached(from string) bool {
+	e, ok := c.cache.Get("TXT _dmarc." + from)
+	if !ok {
+		return false
+	}
+	if e.Err == nil {
+		if _, err := dmarcRecord(e.TXT); err != errNoDMARC {
+			return true // the domain's own record decides: no second lookup
+		}
+	}
+	org := orgDomain(from)
+	if org == from {
+		return true
+	}
+	ok, _ = c.cache.Fresh("TXT _dmarc." + org)
+	return ok
+}

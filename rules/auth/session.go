@@ -170,6 +170,12 @@ func (s *Session) Header(fields []Field, hop *Hop) {
 	}
 	if s.c.cfg.DMARC && s.from != "" {
 		s.dmarc.done = make(chan struct{})
+		if s.c.dmarcCached(s.from) {
+			// every answer is in the cache: no goroutine
+			s.dmarc.rec, s.dmarc.at, s.dmarc.sub, s.dmarc.err = lookupDMARC(ctx, s.c.cache, s.from)
+			close(s.dmarc.done)
+			return
+		}
 		go func() {
 			defer close(s.dmarc.done)
 			defer func() {
