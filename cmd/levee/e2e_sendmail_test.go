@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/levee-mail/levee/rules/auth"
 )
 
 func sendmailRoot() string {
@@ -75,7 +77,17 @@ func startSendmailInst(t *testing.T) *sendmailInst {
 	}
 
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := writeLeveeConfig(t, s.dir, fmt.Sprintf(e2eLeveeConfig, addr, freePort(t), "dnsbl:\n  lists: []\nauth:\n  enabled: false\n"))
+	// A local submission (sendmail -bs) is the operator's own mail: levee
+	// DKIM-signs it, and the DKIM-Signature field shows that Sendmail takes
+	// levee's SMFIR_INSHEADER.
+	signYAML := "dnsbl:\n  lists: []\nauth:\n  enabled: false\n"
+	if _, key, err := auth.GenerateKey("ed25519", 0); err == nil {
+		kf := filepath.Join(s.dir, "dkim.key")
+		if err := os.WriteFile(kf, key, 0o600); err == nil {
+			signYAML += "  sign:\n    - {domain: signed.example, selector: e2e, key: " + kf + "}\n"
+		}
+	}
+	cfg := writeLeveeConfig(t, s.dir, fmt.Sprintf(e2eLeveeConfig, addr, freePort(t), signYAML))
 	s.levee = startLevee(t, leveeBinary(t), cfg, addr)
 	t.Cleanup(func() {
 		s.levee.stop()
@@ -239,15 +251,22 @@ func TestE2ESendmail(t *testing.T) {
 		tok, subject, body string
 		code               int
 		flag               bool
+		from               string // default alice@example.com
+		signed             bool   // levee DKIM-signs it (signed.example has a key)
 	}
 	steps := []step{
 		{tok: newToken("sm-clean1"), code: 250},
 		{tok: newToken("sm-tag"), subject: "CHEAP WATCHES FOR EVERYONE", code: 250, flag: true},
 		{tok: newToken("sm-gtube"), body: "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n", code: 550},
 		{tok: newToken("sm-clean2"), code: 250},
+		{tok: newToken("sm-signed"), code: 250, from: "ceo@signed.example", signed: true},
 	}
 	for _, st := range steps {
-		code, text := c.send("alice@example.com", []string{"bob@example.org"}, testMessage(st.tok, "alice@example.com", st.subject, "", st.body))
+		from := st.from
+		if from == "" {
+			from = "alice@example.com"
+		}
+		code, text := c.send(from, []string{"bob@example.org"}, testMessage(st.tok, from, st.subject, "", st.body))
 		if code != st.code {
 			t.Fatalf("%s: %d %s, want %d", st.tok, code, text, st.code)
 		}
@@ -275,6 +294,9 @@ func TestE2ESendmail(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: no X-Spam-Status in %q", st.tok, hdrs)
 		}
+		if sig, ok := hdrValue(hdrs, "DKIM-Signature"); ok != st.signed || ok && !strings.Contains(sig, "a=ed25519-sha256") {
+			t.Errorf("%s: DKIM-Signature %v %q", st.tok, ok, sig)
+		}
 		_, flagged := hdrValue(hdrs, "X-Spam-Flag")
 		if flagged != st.flag || strings.HasPrefix(status, "Yes") != st.flag {
 			t.Errorf("%s: flag %v status %q, want spam=%v", st.tok, flagged, status, st.flag)
@@ -293,8 +315,8 @@ func TestE2ESendmail(t *testing.T) {
 			t.Errorf("%s: %d X-Spam-Status fields", st.tok, n)
 		}
 	}
-	if n := strings.Count(s.levee.log.String(), "msg=message "); n != 4 {
-		t.Errorf("levee judged %d messages, want 4", n)
+	if n := strings.Count(s.levee.log.String(), "msg=message "); n != 5 {
+		t.Errorf("levee judged %d messages, want 5", n)
 	}
 	// Sendmail 8.17 offers the no-reply flags too (and asks a version-2
 	// milter for no DATA and no unknown commands itself).
