@@ -10,6 +10,11 @@ command -v rbldnsd >/dev/null || need+=(rbldnsd)
 command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || need+=(postfix)
 command -v python3 >/dev/null || need+=(python3)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+# sender authentication (rules/auth, filter, cmd/levee e2e): an authoritative
+# DNS server for the test zone, and dkimpy as the independent DKIM signer and
+# verifier (it runs on Debian's /usr/bin/python3, whatever python3 the PATH has)
+[ -x /usr/sbin/nsd ] || need+=(nsd)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dkim, dns.message, nacl' 2>/dev/null || need+=(python3 python3-dkim python3-dnspython python3-nacl)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq

@@ -59,7 +59,8 @@ type connState struct {
 	dns      *dnsbl.Session
 	panicked bool
 	started  time.Time
-	ms       msgState // greylisting and rate limits (state.go)
+	ms       msgState  // greylisting and rate limits (state.go)
+	auth     authState // SPF/DKIM/DMARC and DKIM signing (auth.go)
 
 	// lastMacros identifies the macro map go-milter handed us last: it
 	// replaces the whole map at every macro packet and keeps a stale one
@@ -122,6 +123,7 @@ func (st *connState) resetMessage() {
 	st.reserved = 0
 	st.bodySize = 0
 	st.dns = nil
+	st.authReset()
 	st.msg = nil
 	st.panicked = false
 	st.engine = nil
@@ -223,6 +225,7 @@ func (b *backend) MailFrom(from string, m *milter.Modifier) (resp milter.Respons
 	env := st.envelope()
 	if st.engine.Skip(&env) == "" {
 		st.dns = st.engine.StartDNS(&env)
+		st.authMail(&env)
 	}
 	return st.pass(milter.CodeMail), nil
 }
@@ -283,6 +286,7 @@ func (b *backend) Headers(_ textproto.MIMEHeader, m *milter.Modifier) (resp milt
 		// now: look them up while the body arrives.
 		st.engine.StartHeaderDNS(st.msg, st.dns)
 	}
+	st.authHeader()
 	return st.pass(milter.CodeEOH), nil
 }
 
@@ -293,6 +297,7 @@ func (b *backend) BodyChunk(chunk []byte, m *milter.Modifier) (resp milter.Respo
 		testHook("body")
 	}
 	st.takeMacros(m, false)
+	st.authBody(chunk)
 	st.bodySize += int64(len(chunk))
 	room := st.limit - st.kept
 	if room <= 0 {
@@ -370,6 +375,7 @@ func (b *backend) Body(m *milter.Modifier) (resp milter.Response, err error) {
 	defer cancel()
 	v := st.engine.Judge(ctx, msg, st.dns)
 	st.stateEOM(&env, &v) // the greylist action (state.go)
+	st.authFinish(&v)
 	st.srv.Observer.Verdict(msg, &v)
 	st.logVerdict(&env, &v)
 	return apply(m, &v, st.fields)
@@ -427,6 +433,9 @@ func apply(m *milter.Modifier, v *rules.Verdict, fields []rules.Field) (milter.R
 		return milter.NewResponseStr(byte(milter.ActReplyCode), v.Reply), nil
 	case rules.Discard:
 		return milter.RespDiscard, nil
+	}
+	if err := applyAuthFields(m, v); err != nil {
+		return nil, err
 	}
 	if v.Skipped != "" {
 		return milter.RespAccept, nil

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/levee-mail/levee/rules/auth"
 	"github.com/levee-mail/levee/rules/dnsbl"
 	"github.com/levee-mail/levee/rules/greylist"
 	"github.com/levee-mail/levee/rules/ratelimit"
@@ -56,6 +57,9 @@ type Config struct {
 	Greylist greylist.Config `yaml:"greylist"`
 	// RateLimit limits sending rates (rules/ratelimit); it needs the state store.
 	RateLimit ratelimit.Config `yaml:"ratelimit"`
+	// Auth is sender authentication (SPF, DKIM, DMARC,
+	// Authentication-Results) and DKIM signing (rules/auth).
+	Auth auth.Config `yaml:"auth"`
 
 	trusted, internal []netip.Prefix
 }
@@ -232,6 +236,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		return err // already says ratelimit.
+	}
+	if err := c.Auth.Validate(); err != nil {
+		return err // already says auth:
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/levee-mail/levee/rules/auth"
 	"github.com/levee-mail/levee/rules/dnsbl"
 )
 
@@ -37,6 +38,7 @@ type Engine struct {
 	cfg   Config
 	rules []Rule // enabled, with configured scores
 	dnsbl *dnsbl.Checker
+	auth  *auth.Checker // nil: no verification and no signing
 	log   *slog.Logger
 }
 
@@ -70,6 +72,14 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		}
 		e.dnsbl = c
 	}
+	a, err := newAuth(cfg, opt)
+	if err != nil {
+		if e.dnsbl != nil {
+			e.dnsbl.Close()
+		}
+		return nil, err
+	}
+	e.auth = a
 	return e, nil
 }
 
@@ -138,6 +148,7 @@ func (e *Engine) StartDNS(env *Envelope) *dnsbl.Session {
 func (e *Engine) Judge(ctx context.Context, m *Message, dns *dnsbl.Session) Verdict {
 	start := time.Now()
 	v := Verdict{Required: e.required()}
+	v.Remove = e.forgedAuthResults(m)
 	if why := e.Skip(&m.Env); why != "" {
 		v.Skipped = why
 		v.Action, v.WouldBe = Accept, Accept
@@ -175,6 +186,11 @@ func (e *Engine) Judge(ctx context.Context, m *Message, dns *dnsbl.Session) Verd
 			tempfailReply = res.TempFailReply
 		}
 	}
+	ar := e.authResult(ctx, m)
+	applyAuth(&v, ar)
+	if ar != nil && ar.TempFail && tempfailReply == "" {
+		tempfailReply = auth.TempFailReply
+	}
 	sortHits(v.Hits)
 	for _, h := range v.Hits {
 		v.Score += h.Score
@@ -184,6 +200,15 @@ func (e *Engine) Judge(ctx context.Context, m *Message, dns *dnsbl.Session) Verd
 	if tempfailReply != "" && v.WouldBe < Tempfail {
 		v.WouldBe = Tempfail
 	}
+	authReply, authQuarantine := "", false
+	if ar != nil {
+		switch {
+		case ar.Action == auth.ActionReject && v.WouldBe < Reject:
+			v.WouldBe, authReply = Reject, ar.Reply
+		case ar.Action == auth.ActionQuarantine && v.WouldBe < Quarantine:
+			v.WouldBe, authQuarantine = Quarantine, true
+		}
+	}
 	v.Action = v.WouldBe
 	v.Greylist = e.greylistAtEnd(v.Score, v.WouldBe)
 	if e.cfg.Mode == "monitor" && v.Action > AddHeader {
@@ -192,6 +217,9 @@ func (e *Engine) Judge(ctx context.Context, m *Message, dns *dnsbl.Session) Verd
 	switch v.Action {
 	case Reject:
 		v.Reply = "550 5.7.1 " + sanitizeReply(e.cfg.RejectText)
+		if authReply != "" {
+			v.Reply = authReply
+		}
 	case Tempfail:
 		if tempfailReply != "" {
 			v.Reply = tempfailReply
@@ -200,11 +228,17 @@ func (e *Engine) Judge(ctx context.Context, m *Message, dns *dnsbl.Session) Verd
 		}
 	case Quarantine:
 		v.QuarantineReason = sanitizeReply(e.cfg.QuarantineReason)
+		if authQuarantine {
+			v.QuarantineReason = sanitizeReply("levee: DMARC policy of " + ar.DMARC.From)
+		}
 	case RewriteSubject:
 		v.SubjectPrefix = e.cfg.SubjectPrefix
 	}
 	if v.Action != Reject && v.Action != Tempfail && v.Action != Discard {
 		v.Headers = spamHeaders(&v, e.cfg.Report)
+		if ar != nil && ar.Header != "" {
+			v.Insert = append(v.Insert, Field{Name: auth.HeaderAuthResults, Value: ar.Header})
+		}
 	}
 	v.Elapsed = time.Since(start)
 	return v

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/charset"
 
+	"github.com/levee-mail/levee/rules/auth"
 	"github.com/levee-mail/levee/rules/received"
 )
 
@@ -86,6 +87,9 @@ type Message struct {
 	BodySize int64
 	// Truncated is true when Body holds less than the whole body.
 	Truncated bool
+	// Auth is the message's SPF/DKIM/DMARC session when the filter runs it
+	// (Engine.StartAuth); nil: Judge starts one over what it has.
+	Auth *auth.Session
 
 	once struct {
 		index, parts, hops, urls sync.Once

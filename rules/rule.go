@@ -3,6 +3,8 @@ package rules
 import (
 	"sort"
 	"sync"
+
+	"github.com/levee-mail/levee/rules/auth"
 )
 
 // Kinds of checks, shown by `levee rules list`.
@@ -65,5 +67,5 @@ func knownRule(name string) bool {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	_, ok := registry[name]
-	return ok || name == RuleGTUBE
+	return ok || name == RuleGTUBE || auth.KnownRule(name)
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/levee-mail/levee/rules/auth"
 )
 
 // Action is what happens to a message.
@@ -58,6 +60,14 @@ type Verdict struct {
 	SubjectPrefix string
 	// Headers are the X-Spam-* fields to add (empty for skipped messages).
 	Headers []Field
+	// Insert are fields to put at the top of the header, in this order
+	// (Authentication-Results, DKIM-Signature); Remove are incoming fields
+	// to delete (Authentication-Results that claim levee's authserv-id).
+	// Both apply to skipped messages too.
+	Insert []Field
+	Remove []FieldRef
+	// Auth is the SPF/DKIM/DMARC verdict (nil when not verified).
+	Auth *auth.Result
 	// Skipped says why the message was not scored: "trusted", "authenticated", or "".
 	Skipped string
 	// Greylist: the score reached thresholds.greylist and the action is

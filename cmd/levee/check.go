@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -22,7 +23,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "config file")
 	explain := fs.Bool("explain", false, "print every hit with its score and description")
 	asJSON := fs.Bool("json", false, "print one JSON object per message")
-	useDNS := fs.Bool("dns", false, "query the configured DNS blocklists (off by default: offline)")
+	useDNS := fs.Bool("dns", false, "query the configured DNS blocklists and check SPF, DKIM and DMARC (off by default: offline)")
 	ip := fs.String("ip", "", "client IP (default: from the topmost Received field)")
 	clientName := fs.String("client-name", "", "client host name as the MTA reports it ([ip] when none)")
 	helo := fs.String("helo", "", "HELO name (default: from the topmost Received field)")
@@ -136,11 +137,16 @@ func checkOne(e *rules.Engine, path string, stdin io.Reader, base rules.Envelope
 	}
 	env := base
 	env.Rcpts = append([]string(nil), base.Rcpts...)
-	m, err := rules.ReadMessage(r, env, e.ScanLimit())
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return rules.Verdict{}, nil, err
+	}
+	m, err := rules.ReadMessage(bytes.NewReader(data), env, e.ScanLimit())
 	if err != nil {
 		return rules.Verdict{}, nil, err
 	}
 	rules.FillEnvelope(m)
+	prepareAuth(e, m, data)
 	ctx, cancel := context.WithTimeout(context.Background(), e.Config().DNS.Deadline+time.Second)
 	defer cancel()
 	return e.Judge(ctx, m, nil), m, nil
@@ -162,6 +168,7 @@ func writeExplain(w io.Writer, v *rules.Verdict) {
 	for _, e := range v.Errors {
 		fmt.Fprintln(w, "note:", e)
 	}
+	writeAuth(w, v)
 }
 
 type jsonHit struct {
@@ -181,6 +188,9 @@ func writeJSON(w io.Writer, file string, m *rules.Message, v *rules.Verdict) {
 	}
 	if v.Skipped != "" {
 		out["skipped"] = v.Skipped
+	}
+	if a := authJSON(v.Auth); a != nil {
+		out["auth"] = a
 	}
 	b, _ := json.Marshal(out)
 	fmt.Fprintln(w, string(b))

@@ -30,6 +30,8 @@ reject_text: "%s"
 shutdown_timeout: 20s
 dnsbl:
   lists: []
+auth:
+  enabled: false
 metrics:
   listen: %s
 `

@@ -104,7 +104,7 @@ func TestE2EDebianPackage(t *testing.T) {
 	os.Chmod(dir, 0o755)
 	cfg := filepath.Join(dir, "levee.yaml")
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	os.WriteFile(cfg, []byte("listen: inet:"+addr+"\ndnsbl:\n  lists: []\n"), 0o644)
+	os.WriteFile(cfg, []byte("listen: inet:"+addr+"\ndnsbl:\n  lists: []\nauth:\n  enabled: false\n"), 0o644)
 	cmd := exec.Command("setpriv", "--reuid=levee", "--regid=levee", "--init-groups", "/usr/bin/levee", "serve", "--config", cfg)
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log

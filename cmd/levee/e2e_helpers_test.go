@@ -364,8 +364,10 @@ func (s *smtpClient) quit() { s.c.Quit() }
 // step is one message of an SMTP session of several.
 type step struct {
 	tok, subject, body string
-	code               int  // the reply to the final dot
-	flag               bool // tagged: X-Spam-Flag: YES
+	code               int    // the reply to the final dot
+	flag               bool   // tagged: X-Spam-Flag: YES
+	from               string // envelope and header sender; default alice@example.com
+	signed             bool   // levee DKIM-signs it (its domain has a key)
 }
 
 // gtubeLine makes a message score 1000 (GTUBE): rejected.
@@ -389,7 +391,11 @@ func severalSteps(prefix, capsSubject string) []step {
 func (s *smtpClient) sendSteps(steps []step) {
 	s.t.Helper()
 	for _, st := range steps {
-		code, text := s.send("alice@example.com", []string{"bob@example.org"}, testMessage(st.tok, "alice@example.com", st.subject, "", st.body))
+		from := st.from
+		if from == "" {
+			from = "alice@example.com"
+		}
+		code, text := s.send(from, []string{"bob@example.org"}, testMessage(st.tok, from, st.subject, "", st.body))
 		if code != st.code {
 			s.t.Fatalf("%s: %d %s, want %d", st.tok, code, text, st.code)
 		}

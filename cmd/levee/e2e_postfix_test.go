@@ -78,6 +78,10 @@ type postfixInst struct {
 	rbl       *rbldnsd
 }
 
+// e2eAuthSetup, when set, returns the auth: YAML of the main levee and
+// master.cf lines of more services (it registers their ports in p.ports).
+var e2eAuthSetup func(t *testing.T, p *postfixInst, dir string) (mainYAML, master string, stops []func(), err error)
+
 var (
 	pfOnce sync.Once
 	pf     *postfixInst
@@ -153,9 +157,21 @@ func startPostfixInst(t *testing.T, bin string) (_ *postfixInst, err error) {
 		stops = append(stops, rb.stop)
 	}
 
+	// Sender authentication (e2e_auth_test.go): the auth: part of the main
+	// levee's config, and its own levee behind an "auth" service.
+	authYAML, authMaster := "auth:\n  enabled: false\n", ""
+	if e2eAuthSetup != nil {
+		y, m, st, err := e2eAuthSetup(t, p, dir)
+		stops = append(stops, st...)
+		if err != nil {
+			return nil, err
+		}
+		authYAML, authMaster = y, m
+	}
+
 	mainAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	p.metrics = freePort(t)
-	cfg := writeLeveeConfig(t, dir, fmt.Sprintf(e2eLeveeConfig, mainAddr, p.metrics, dnsblYAML))
+	cfg := writeLeveeConfig(t, dir, fmt.Sprintf(e2eLeveeConfig, mainAddr, p.metrics, dnsblYAML+authYAML))
 	p.main = startLeveeShared(bin, cfg, mainAddr)
 	if p.main == nil {
 		return nil, fmt.Errorf("levee (main) did not start")
@@ -165,7 +181,7 @@ func startPostfixInst(t *testing.T, bin string) (_ *postfixInst, err error) {
 	p.spareAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	spareDir := filepath.Join(dir, "spare")
 	os.MkdirAll(spareDir, 0o755)
-	spareCfg := writeLeveeConfig(t, spareDir, fmt.Sprintf("listen: inet:%s\nskip_trusted: false\ndnsbl:\n  lists: []\n", p.spareAddr))
+	spareCfg := writeLeveeConfig(t, spareDir, fmt.Sprintf("listen: inet:%s\nskip_trusted: false\ndnsbl:\n  lists: []\nauth:\n  enabled: false\n", p.spareAddr))
 	p.spare = &leveeProc{bin: bin, cfgPath: spareCfg, addr: p.spareAddr, log: &syncBuffer{}}
 	stops = append(stops, func() {
 		if p.spare.cmd != nil {
@@ -241,7 +257,7 @@ discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
-`, p.ports["main"], p.ports["down_acc"], p.ports["down_tf"], p.ports["relay_main"], p.ports["relay_down"], p.spareAddr,
+`+authMaster, p.ports["main"], p.ports["down_acc"], p.ports["down_tf"], p.ports["relay_main"], p.ports["relay_down"], p.spareAddr,
 		p.ports["grey"], p.greyAddr)
 	if err := os.WriteFile(filepath.Join(p.conf, "main.cf"), []byte(mainCf), 0o644); err != nil {
 		return nil, err

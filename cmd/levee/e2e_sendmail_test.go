@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/levee-mail/levee/rules/auth"
 )
 
 func sendmailRoot() string {
@@ -75,7 +77,17 @@ func startSendmailInst(t *testing.T) *sendmailInst {
 	}
 
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := writeLeveeConfig(t, s.dir, fmt.Sprintf(e2eLeveeConfig, addr, freePort(t), "dnsbl:\n  lists: []\n"))
+	// A local submission (sendmail -bs) is the operator's own mail: levee
+	// DKIM-signs it, and the DKIM-Signature field shows that Sendmail takes
+	// levee's SMFIR_INSHEADER.
+	signYAML := "dnsbl:\n  lists: []\nauth:\n  enabled: false\n"
+	if _, key, err := auth.GenerateKey("ed25519", 0); err == nil {
+		kf := filepath.Join(s.dir, "dkim.key")
+		if err := os.WriteFile(kf, key, 0o600); err == nil {
+			signYAML += "  sign:\n    - {domain: signed.example, selector: e2e, key: " + kf + "}\n"
+		}
+	}
+	cfg := writeLeveeConfig(t, s.dir, fmt.Sprintf(e2eLeveeConfig, addr, freePort(t), signYAML))
 	s.levee = startLevee(t, leveeBinary(t), cfg, addr)
 	t.Cleanup(func() {
 		s.levee.stop()
@@ -235,7 +247,8 @@ func TestE2ESendmail(t *testing.T) {
 	c := s.session(t)
 	c.expect(250, "EHLO mail.example.com")
 
-	steps := severalSteps("sm", "CHEAP WATCHES FOR EVERYONE")
+	steps := append(severalSteps("sm", "CHEAP WATCHES FOR EVERYONE"),
+		step{tok: newToken("sm-signed"), code: 250, from: "ceo@signed.example", signed: true})
 	c.sendSteps(steps)
 	c.quit()
 
@@ -257,6 +270,9 @@ func TestE2ESendmail(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: no X-Spam-Status in %q", st.tok, hdrs)
 		}
+		if sig, ok := hdrValue(hdrs, "DKIM-Signature"); ok != st.signed || ok && !strings.Contains(sig, "a=ed25519-sha256") {
+			t.Errorf("%s: DKIM-Signature %v %q", st.tok, ok, sig)
+		}
 		_, flagged := hdrValue(hdrs, "X-Spam-Flag")
 		if flagged != st.flag || strings.HasPrefix(status, "Yes") != st.flag {
 			t.Errorf("%s: flag %v status %q, want spam=%v", st.tok, flagged, status, st.flag)
@@ -275,8 +291,8 @@ func TestE2ESendmail(t *testing.T) {
 			t.Errorf("%s: %d X-Spam-Status fields", st.tok, n)
 		}
 	}
-	if n := strings.Count(s.levee.log.String(), "msg=message "); n != 4 {
-		t.Errorf("levee judged %d messages, want 4", n)
+	if n := strings.Count(s.levee.log.String(), "msg=message "); n != 5 {
+		t.Errorf("levee judged %d messages, want 5", n)
 	}
 	// Sendmail 8.17 offers the no-reply flags too (and asks a version-2
 	// milter for no DATA and no unknown commands itself).

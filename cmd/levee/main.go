@@ -5,6 +5,7 @@
 //	levee lookup  [--config FILE] [--health] IP|DOMAIN...
 //	levee config check [FILE]                 validate and print the effective config
 //	levee rules list                          list the checks
+//	levee dkim keygen|sign                    DKIM keys and signing
 //	levee eval, levee bench                   corpus evaluation, load generator
 package main
 
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -38,9 +40,10 @@ usage:
   levee serve [--config FILE]                 run the milter (default inet:127.0.0.1:8895)
   levee check [--config FILE] [--explain] [--json] [--dns]
               [--ip A --client-name N --helo H --from S --rcpt R] FILE|DIR|-...
-  levee lookup [--config FILE] [--health] IP|DOMAIN...
+  levee lookup [--config FILE] [--health] [--ip A] [--selector S] IP|DOMAIN...
   levee config check [FILE]                   validate a config and print the effective one
   levee rules list [--config FILE]            list every check with its score
+  levee dkim keygen|sign ...                  DKIM keys and signing (levee dkim for usage)
   levee version
 `
 
@@ -207,6 +210,7 @@ func cmdRulesList(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-28s %7.2f  %-9s %s %s (%s)\n", a.Rule, a.Score, rules.KindDNSBL, l.Name, a.Match, a.Description)
 		}
 	}
+	listAuthRules(stdout, cfg)
 	return 0
 }
 
@@ -215,8 +219,20 @@ func cmdLookup(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "config file")
 	health := fs.Bool("health", false, "run the RFC 5782 health checks of every list")
+	spfIP := fs.String("ip", "", "with a DOMAIN: run SPF check_host for this client address")
+	var selectors multiFlag
+	fs.Var(&selectors, "selector", "with a DOMAIN: fetch and check its DKIM key record for this selector (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	var checkIP netip.Addr
+	if *spfIP != "" {
+		a, err := netip.ParseAddr(*spfIP)
+		if err != nil {
+			fmt.Fprintf(stderr, "levee: --ip %q is not an IP address\n", *spfIP)
+			return 2
+		}
+		checkIP = a
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -231,13 +247,13 @@ func cmdLookup(args []string, stdout, stderr io.Writer) int {
 	}
 	defer e.Close()
 	c := e.DNSBL()
-	if c == nil {
-		fmt.Fprintln(stderr, "levee: no DNS blocklists are configured")
+	if c == nil && (e.Auth() == nil || !e.Auth().Verifying()) {
+		fmt.Fprintln(stderr, "levee: no DNS blocklists are configured and sender authentication is off")
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Rules.DNS.Deadline+5*time.Second)
 	defer cancel()
-	if *health {
+	if *health && c != nil {
 		bad := 0
 		for _, h := range c.Health(ctx) {
 			fmt.Fprintln(stdout, h.String())
@@ -256,11 +272,16 @@ func cmdLookup(args []string, stdout, stderr io.Writer) int {
 	}
 	listed := false
 	for _, t := range fs.Args() {
-		reps := c.Lookup(ctx, t)
 		fmt.Fprintf(stdout, "%s:\n", t)
-		c.FormatReports(stdout, reps)
-		for _, r := range reps {
-			listed = listed || r.Listed
+		if c != nil {
+			reps := c.Lookup(ctx, t)
+			c.FormatReports(stdout, reps)
+			for _, r := range reps {
+				listed = listed || r.Listed
+			}
+		}
+		if _, err := netip.ParseAddr(strings.Trim(t, "[]")); err != nil {
+			lookupAuth(ctx, stdout, e, t, checkIP, selectors)
 		}
 	}
 	if listed {

@@ -12,8 +12,9 @@ import (
 // stallResolver never answers the names of stall (until ctx ends) and
 // answers 127.0.1.2 to the others after delay.
 type stallResolver struct {
-	stall func(name string) bool
-	delay time.Duration
+	*MapResolver // the record types the lists never ask: not found
+	stall        func(name string) bool
+	delay        time.Duration
 }
 
 func (r stallResolver) LookupA(ctx context.Context, name string) ([]netip.Addr, time.Duration, error) {
@@ -39,7 +40,7 @@ func (r stallResolver) LookupTXT(ctx context.Context, name string) ([]string, ti
 func TestWaitsShareOneDeadline(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.EarlyReject.Enabled = true
-	res := stallResolver{stall: func(n string) bool {
+	res := stallResolver{MapResolver: &MapResolver{}, stall: func(n string) bool {
 		return strings.HasSuffix(n, ".zen.spamhaus.org") || strings.HasSuffix(n, ".list.dnswl.org")
 	},
 		delay: 600 * time.Millisecond}

@@ -95,7 +95,7 @@ func New(cfg Config, dnsCfg ResolverConfig, opt Options) (*Checker, error) {
 	}
 	c.m = m
 	c.cache = newCache(c.raw, dnsCfg, c.now)
-	c.cache.onHit, c.cache.onMiss = m.cacheHit, m.cacheMiss
+	c.cache.OnHit, c.cache.OnMiss = m.cacheHit, m.cacheMiss
 	for _, l := range cfg.Lists {
 		z := &zlist{List: l, zone: l.Zone, checks: map[Source]bool{}, tempfail: l.OnError == OnErrorTempfail}
 		if l.DQS != "" && cfg.DQSKey != "" {

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/levee-mail/levee/rules/dns"
 )
 
 func addrs(ss ...string) []netip.Addr {
@@ -590,21 +592,21 @@ func TestCache(t *testing.T) {
 	}
 	// TTL clamped: 2h answer kept 1h at most; 0 kept 1m at least.
 	c := newCache(e.res, ResolverConfig{CacheSize: 2, MinTTL: time.Minute, MaxTTL: time.Hour, Deadline: time.Second}, e.clk.Now)
-	c.put(&cacheEntry{key: "a"}, 2*time.Hour)
-	c.put(&cacheEntry{key: "b"}, 0)
-	if _, ok := c.get("b"); !ok {
+	c.Put(&dns.Entry{Key: "a"}, 2*time.Hour)
+	c.Put(&dns.Entry{Key: "b"}, 0)
+	if _, ok := c.Get("b"); !ok {
 		t.Error("b missing")
 	}
 	e.clk.Add(61 * time.Second)
-	if _, ok := c.get("b"); ok {
+	if _, ok := c.Get("b"); ok {
 		t.Error("b kept past min ttl")
 	}
-	c.put(&cacheEntry{key: "c"}, time.Hour)
-	c.put(&cacheEntry{key: "d"}, time.Hour)
+	c.Put(&dns.Entry{Key: "c"}, time.Hour)
+	c.Put(&dns.Entry{Key: "d"}, time.Hour)
 	if c.Len() != 2 {
 		t.Errorf("size %d", c.Len())
 	}
-	if _, ok := c.get("a"); ok {
+	if _, ok := c.Get("a"); ok {
 		t.Error("LRU kept a")
 	}
 	// Failures are not cached.

@@ -147,18 +147,6 @@ func TestResolverRcodes(t *testing.T) {
 	}
 }
 
-func TestServerAddr(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"127.0.0.1", "127.0.0.1:53"}, {"127.0.0.1:5353", "127.0.0.1:5353"}, {"::1", "[::1]:53"},
-		{"[::1]:5353", "[::1]:5353"}, {"ns.example", "ns.example:53"}, {"", ""}, {":53", ""},
-	} {
-		got, err := serverAddr(tc.in)
-		if got != tc.want || (err != nil) != (tc.want == "") {
-			t.Errorf("serverAddr(%q) = %q, %v", tc.in, got, err)
-		}
-	}
-}
-
 // TestFailuresRealResolver: timeouts, SERVFAIL, REFUSED and slow answers
 // through NewResolver; the Result comes within the deadline, on_error
 // ignore scores nothing and records the error, tempfail gives 451 4.4.3.

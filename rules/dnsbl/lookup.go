@@ -86,7 +86,7 @@ func (c *Checker) lookupOne(ctx context.Context, l *zlist, rep *ListReport, src 
 		return
 	}
 	if t, _, err := c.raw.LookupTXT(ctx, qname); err == nil {
-		rep.TXT = c.cleanTXT(t)
+		rep.TXT = c.cleanTXT(trimTXT(t))
 	}
 	r := l.classify(ips)
 	if r.isError {

@@ -1,0 +1,265 @@
+package filter
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-milter"
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/levee-mail/levee/rules"
+	"github.com/levee-mail/levee/rules/auth"
+	"github.com/levee-mail/levee/rules/auth/authtest"
+	"github.com/levee-mail/levee/rules/dns"
+)
+
+// authEngine is testConfig with sender authentication on, levee's own
+// resolver pointed at nsd (no injected Resolver: the real stub resolver).
+func authEngine(t *testing.T, n *authtest.NSD, mod func(*rules.Config)) *rules.Engine {
+	t.Helper()
+	rc := testConfig()
+	rc.DNS = dns.ResolverConfig{Servers: []string{n.Addr}, Timeout: 300 * time.Millisecond, Deadline: time.Second}
+	rc.Auth = auth.Config{Enabled: true, SPF: true, DKIM: true, DMARC: true, AuthservID: "mx.levee.test"}
+	if mod != nil {
+		mod(&rc)
+	}
+	e, err := rules.NewEngine(rc, rules.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// rawMsg is a whole message (CRLF) with its envelope.
+type rawMsg struct {
+	ip, helo, from string
+	macros         []string // MAIL-stage macros
+	data           []byte
+}
+
+// sendRaw plays one message to the milter: header fields as Postfix sends
+// them (the space after the colon removed), the body in 64 KiB chunks.
+func sendRaw(t *testing.T, h *harness, m rawMsg) ([]milter.ModifyAction, *milter.Action) {
+	t.Helper()
+	s := h.session(t)
+	connect(t, s, m.ip, "["+m.ip+"]", m.helo)
+	if len(m.macros) > 0 {
+		if err := s.Macros(milter.CodeMail, m.macros...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := s.Mail(m.from, nil)
+	must(t, a, err)
+	a, err = s.Rcpt("bob@example.org", nil)
+	must(t, a, err)
+	hdr, body, _ := bytes.Cut(m.data, []byte("\r\n\r\n"))
+	var fields [][2]string
+	for _, line := range strings.Split(string(hdr), "\r\n") {
+		if line[0] == ' ' || line[0] == '\t' {
+			fields[len(fields)-1][1] += "\n" + line
+			continue
+		}
+		name, value, _ := strings.Cut(line, ":")
+		fields = append(fields, [2]string{name, strings.TrimPrefix(value, " ")})
+	}
+	for _, f := range fields {
+		a, err := s.HeaderField(f[0], f[1])
+		must(t, a, err)
+	}
+	a, err = s.HeaderEnd()
+	must(t, a, err)
+	acts, act, err := s.BodyReadFrom(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acts, act
+}
+
+func inserted(acts []milter.ModifyAction, name string) []string {
+	var out []string
+	for _, a := range acts {
+		if a.Code == milter.ActInsertHeader && a.HeaderName == name {
+			out = append(out, a.HeaderValue)
+		}
+	}
+	return out
+}
+
+func testMsg(from string, extra ...string) []byte {
+	var b strings.Builder
+	b.WriteString("From: Alice <" + from + ">\r\nTo: bob@example.org\r\nSubject: the minutes\r\n")
+	b.WriteString("Date: Mon, 2 Nov 2026 10:00:00 +0100\r\nMessage-ID: <1@mail.good.test>\r\n")
+	for _, e := range extra {
+		b.WriteString(e + "\r\n")
+	}
+	b.WriteString("\r\nHello Bob,\r\n\r\nthe minutes of Tuesday are attached.\r\n")
+	return []byte(b.String())
+}
+
+func goSign(t *testing.T, raw []byte, selector string, k interface{}) []byte {
+	t.Helper()
+	keys := authtest.TestKeys()
+	o := &dkim.SignOptions{Domain: "good.test", Selector: selector, Signer: keys.RSA,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed}
+	if selector == "ed" {
+		o.Signer = keys.Ed
+	}
+	var out bytes.Buffer
+	if err := dkim.Sign(&out, bytes.NewReader(raw), o); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func TestAuthThroughMilter(t *testing.T) {
+	n := authtest.StartNSD(t, authtest.Zones(authtest.TestKeys()))
+	e := authEngine(t, n, func(rc *rules.Config) { rc.Auth.DMARCReject = "reject" })
+	h := startWithEngine(t, e)
+
+	// SPF fail and a forged From of a p=reject domain: the configured action.
+	acts, act := sendRaw(t, h, rawMsg{ip: authtest.BadIP, helo: "bot.example", from: "ceo@good.test", data: testMsg("ceo@good.test")})
+	if act.Code != milter.ActReplyCode || act.SMTPCode != 550 || !strings.Contains(act.SMTPText, "DMARC") {
+		t.Fatalf("forged p=reject: %c %d %q %v", act.Code, act.SMTPCode, act.SMTPText, acts)
+	}
+	_, v := h.rec.last(t)
+	if !strings.Contains(strings.Join(v.HitNames(), ","), "SPF_FAIL") || v.Auth == nil || v.Auth.SPF.Result != "fail" {
+		t.Errorf("hits %v", v.HitNames())
+	}
+
+	// A valid aligned DKIM signature passes (SPF fails: the message went
+	// through a forwarder), and a forged Authentication-Results with
+	// levee's id is removed.
+	signed := goSign(t, testMsg("ceo@good.test", "Authentication-Results: mx.levee.test; dkim=pass header.d=good.test"), "rsa", nil)
+	acts, act = sendRaw(t, h, rawMsg{ip: authtest.BadIP, helo: "fwd.example", from: "list@bounce.test", data: signed})
+	if act.Code != milter.ActAccept {
+		t.Fatalf("aligned DKIM: %c %d %q", act.Code, act.SMTPCode, act.SMTPText)
+	}
+	ar := inserted(acts, "Authentication-Results")
+	if len(ar) != 1 || !strings.HasPrefix(ar[0], "mx.levee.test;") || !strings.Contains(ar[0], "dkim=pass") || !strings.Contains(ar[0], "dmarc=pass") {
+		t.Errorf("A-R: %q", ar)
+	}
+	removed := false
+	for _, a := range acts {
+		removed = removed || a.Code == milter.ActChangeHeader && a.HeaderName == "Authentication-Results" && a.HeaderIndex == 1 && a.HeaderValue == ""
+	}
+	if !removed {
+		t.Errorf("forged Authentication-Results not removed: %+v", acts)
+	}
+	if st := addedHeaders(acts)["X-Spam-Status"]; !strings.Contains(st, "DKIM_VALID_AU") || !strings.Contains(st, "DMARC_PASS") {
+		t.Errorf("X-Spam-Status %q", st)
+	}
+
+	// The body changed after signing: DKIM fails, and so does DMARC.
+	changed := bytes.Replace(signed, []byte("Tuesday"), []byte("Friday"), 1)
+	_, act = sendRaw(t, h, rawMsg{ip: authtest.BadIP, helo: "fwd.example", from: "list@bounce.test", data: changed})
+	_, v = h.rec.last(t)
+	if act.SMTPCode != 550 || len(v.Auth.DKIM) != 1 || v.Auth.DKIM[0].Result != "fail" || !strings.Contains(strings.Join(v.HitNames(), ","), "DKIM_INVALID") {
+		t.Errorf("changed body: %d %+v %v", act.SMTPCode, v.Auth.DKIM, v.HitNames())
+	}
+}
+
+// The whole body, far past scan_limit, goes into the DKIM hash.
+func TestAuthWholeBodyPastScanLimit(t *testing.T) {
+	n := authtest.StartNSD(t, authtest.Zones(authtest.TestKeys()))
+	e := authEngine(t, n, func(rc *rules.Config) { rc.ScanLimit = 64 << 10 })
+	h := startWithEngine(t, e)
+	raw := testMsg("ceo@good.test")
+	raw = append(raw, bytes.Repeat([]byte("the long appendix of the minutes, line after line after line.\r\n"), 40000)...) // 2.6 MB
+	raw = append(raw, []byte("signed, the secretary\r\n")...)
+	signed := goSign(t, raw, "ed", nil)
+	acts, _ := sendRaw(t, h, rawMsg{ip: authtest.GoodIP, helo: "mta.good.test", from: "ceo@good.test", data: signed})
+	if ar := inserted(acts, "Authentication-Results"); len(ar) != 1 || !strings.Contains(ar[0], "dkim=pass") {
+		t.Fatalf("whole body: %q", ar)
+	}
+	tail := bytes.Replace(signed, []byte("the secretary"), []byte("the secretarz"), 1)
+	acts, _ = sendRaw(t, h, rawMsg{ip: authtest.GoodIP, helo: "mta.good.test", from: "ceo@good.test", data: tail})
+	if ar := inserted(acts, "Authentication-Results"); len(ar) != 1 || !strings.Contains(ar[0], "dkim=fail") {
+		t.Fatalf("changed past the scan limit: %q", ar)
+	}
+}
+
+// A DNS server that stops answering mid-run: temperror and on_error,
+// never a fail.
+func TestAuthDNSStopsAnswering(t *testing.T) {
+	n := authtest.StartNSD(t, authtest.Zones(authtest.TestKeys()))
+	for _, onErr := range []string{"ignore", "tempfail"} {
+		e := authEngine(t, n, func(rc *rules.Config) { rc.Auth.OnError = onErr; rc.Auth.DMARCReject = "reject" })
+		h := startWithEngine(t, e)
+		if _, act := sendRaw(t, h, rawMsg{ip: authtest.GoodIP, helo: "mta.good.test", from: "a@good.test", data: testMsg("a@good.test")}); act.Code != milter.ActAccept {
+			t.Fatalf("%s: before: %c", onErr, act.Code)
+		}
+		n.Pause()
+		// a forged p=reject From: only DNS can tell, and DNS is down
+		acts, act := sendRaw(t, h, rawMsg{ip: authtest.BadIP, helo: "bot.example", from: "x@quar.test", data: goSign(t, testMsg("ceo@parent.test"), "rsa", nil)})
+		n.Resume()
+		_, v := h.rec.last(t)
+		switch onErr {
+		case "ignore":
+			ar := inserted(acts, "Authentication-Results")
+			if act.Code != milter.ActAccept || len(ar) != 1 || !strings.Contains(ar[0], "spf=temperror") || !strings.Contains(ar[0], "dmarc=temperror") {
+				t.Errorf("ignore: %c %q", act.Code, ar)
+			}
+		case "tempfail":
+			if act.Code != milter.ActReplyCode || act.SMTPCode != 451 || !strings.Contains(act.SMTPText, "4.4.3") {
+				t.Errorf("tempfail: %c %d %q", act.Code, act.SMTPCode, act.SMTPText)
+			}
+		}
+		for _, hit := range v.Hits {
+			if hit.Score != 0 || strings.Contains(hit.Name, "FAIL") || strings.Contains(hit.Name, "REJECT") {
+				t.Errorf("%s: hit %s %v with DNS down", onErr, hit.Name, hit.Score)
+			}
+		}
+	}
+}
+
+// Outgoing mail is signed: SMTP-authenticated, and from a trusted client
+// (Postfix's pickup) without an untrusted hop, skipped or not; dkimpy
+// verifies the signatures. Mail that came from outside is not signed.
+func TestDKIMSigningThroughMilter(t *testing.T) {
+	authtest.NeedDKIMPy(t)
+	k := authtest.TestKeys()
+	n := authtest.StartNSD(t, authtest.Zones(k))
+	dir := t.TempDir()
+	e := authEngine(t, n, func(rc *rules.Config) {
+		rc.Auth.Sign = []auth.SignKey{
+			{Domain: "good.test", Selector: "rsa", Key: authtest.WriteKey(t, dir, "rsa.key", authtest.PEM(k.RSA))},
+			{Domain: "good.test", Selector: "ed", Key: authtest.WriteKey(t, dir, "ed.key", authtest.PEM(k.Ed))},
+		}
+	})
+	h := startWithEngine(t, e)
+	deliver := func(acts []milter.ModifyAction, raw []byte) []byte {
+		var b bytes.Buffer
+		for _, v := range inserted(acts, "DKIM-Signature") {
+			b.WriteString("DKIM-Signature: " + strings.ReplaceAll(v, "\n", "\r\n") + "\r\n")
+		}
+		b.Write(raw)
+		return b.Bytes()
+	}
+	for _, tc := range []struct {
+		name string
+		m    rawMsg
+		sign bool
+	}{
+		{"authenticated", rawMsg{ip: authtest.BadIP, helo: "laptop", from: "ceo@good.test", macros: []string{"{auth_authen}", "ceo"}, data: testMsg("ceo@good.test")}, true},
+		{"pickup", rawMsg{ip: "127.0.0.1", helo: "localhost", from: "ceo@good.test", data: testMsg("ceo@sub.good.test", "Received: by mx.good.test (Postfix, from userid 0) id 4X; Mon, 2 Nov 2026 10:00:00 +0100")}, true},
+		{"relayed from outside", rawMsg{ip: "127.0.0.1", helo: "localhost", from: "ceo@good.test", data: testMsg("ceo@good.test", "Received: from bot.example (bot.example [198.18.0.66]) by mx.good.test with ESMTP id 5Y; Mon, 2 Nov 2026 10:00:00 +0100")}, false},
+		{"unauthenticated", rawMsg{ip: authtest.BadIP, helo: "bot", from: "ceo@good.test", data: testMsg("ceo@good.test")}, false},
+		{"other domain", rawMsg{ip: "127.0.0.1", helo: "localhost", from: "a@other.test", macros: []string{"{auth_authen}", "a"}, data: testMsg("a@other.test")}, false},
+	} {
+		acts, act := sendRaw(t, h, tc.m)
+		sigs := inserted(acts, "DKIM-Signature")
+		if tc.sign != (len(sigs) == 2) {
+			t.Errorf("%s: %d signatures (action %c)", tc.name, len(sigs), act.Code)
+			continue
+		}
+		if !tc.sign {
+			continue
+		}
+		if ok, out := authtest.DKIMPyVerify(t, n.Addr, deliver(acts, tc.m.data)); !ok {
+			t.Errorf("%s: dkimpy: %s", tc.name, out)
+		}
+	}
+}
