@@ -188,6 +188,18 @@ func (s *Server) SetEngine(e *rules.Engine) { s.engine.Store(e) }
 // Engine returns the current engine.
 func (s *Server) Engine() *rules.Engine { return s.engine.Load() }
 
+// acquireEngine returns the current engine, acquired for one message
+// (released in resetMessage). An engine is retired only after SetEngine
+// has put its successor in place, so the loop ends at the next load.
+func (s *Server) acquireEngine() *rules.Engine {
+	for {
+		e := s.engine.Load()
+		if e.Acquire() {
+			return e
+		}
+	}
+}
+
 // Actions levee may ask of the MTA. go-milter is given no OptNo*Reply
 // protocol flags: v0.5.0 advertises them but answers every event anyway,
 // which would desynchronise the stream. levee's connection layer

@@ -126,7 +126,10 @@ func (st *connState) resetMessage() {
 	st.authReset()
 	st.msg = nil
 	st.panicked = false
-	st.engine = nil
+	if st.engine != nil {
+		st.engine.Release() // a retired engine closes with its last message
+		st.engine = nil
+	}
 	st.ms = msgState{}
 }
 
@@ -220,7 +223,7 @@ func (b *backend) MailFrom(from string, m *milter.Modifier) (resp milter.Respons
 	st.from = from
 	st.inMessage = true
 	st.started = time.Now()
-	st.engine = st.srv.Engine()
+	st.engine = st.srv.acquireEngine()
 	st.limit = st.engine.ScanLimit()
 	env := st.envelope()
 	if st.engine.Skip(&env) == "" {

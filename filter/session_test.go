@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,5 +245,48 @@ func TestPanicBecomesTempfail(t *testing.T) {
 func TestBaselineAsksLeveesActions(t *testing.T) {
 	if bench.BaselineActions != actions {
 		t.Errorf("bench.BaselineActions %#x, levee's actions %#x", uint32(bench.BaselineActions), uint32(actions))
+	}
+}
+
+// A reload swaps the engine while a message is in flight: that message
+// ends with the engine it started with, which is closed as soon as the
+// message is done; the next message uses the new engine.
+func TestRetiredEngineClosesAfterItsLastMessage(t *testing.T) {
+	h := start(t, testConfig(), rules.Options{}, Config{})
+	old := h.srv.Engine()
+	s := h.connected(t, "192.0.2.20", "mail.example.net")
+	m := ham()
+	a, err := s.Mail(m.from, nil)
+	must(t, a, err)
+	a, err = s.Rcpt(m.rcpts[0], nil)
+	must(t, a, err)
+
+	next, err := rules.NewEngine(testConfig(), rules.Options{NoDNS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed atomic.Int32
+	h.srv.SetEngine(next)
+	old.Retire(func() { closed.Add(1) })
+	if closed.Load() != 0 || old.Users() != 1 {
+		t.Fatalf("the in-flight message's engine: closed %d, users %d", closed.Load(), old.Users())
+	}
+	for _, f := range m.headers {
+		a, err = s.HeaderField(f[0], f[1])
+		must(t, a, err)
+	}
+	a, err = s.HeaderEnd()
+	must(t, a, err)
+	a, err = s.BodyChunk([]byte(m.body))
+	must(t, a, err)
+	if _, act, err := s.End(); err != nil || act.Code != milter.ActAccept {
+		t.Fatalf("end of message: %v %v", act, err)
+	}
+	waitFor(t, "the retired engine closed", 5*time.Second, func() bool { return closed.Load() == 1 })
+	if _, act := send(t, s, ham()); act.Code != milter.ActAccept {
+		t.Fatalf("next message: %c", act.Code)
+	}
+	if old.Users() != 0 || next.Users() != 0 {
+		t.Errorf("users after the messages: old %d, new %d", old.Users(), next.Users())
 	}
 }

@@ -40,6 +40,8 @@ type Engine struct {
 	dnsbl *dnsbl.Checker
 	auth  *auth.Checker // nil: no verification and no signing
 	log   *slog.Logger
+
+	life lifetime // messages using the engine; closed once retired and unused (lifetime.go)
 }
 
 // NewEngine validates cfg and builds an engine.
@@ -84,10 +86,13 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 }
 
 // Close stops background work (DNSBL health checks).
+// It is idempotent; see also Retire.
 func (e *Engine) Close() {
-	if e.dnsbl != nil {
-		e.dnsbl.Close()
-	}
+	e.life.once.Do(func() {
+		if e.dnsbl != nil {
+			e.dnsbl.Close()
+		}
+	})
 }
 
 // Config returns the engine's (validated) configuration.

@@ -174,3 +174,45 @@ func mustAddr(s string) (a netip.Addr) {
 	}
 	return a
 }
+
+// A retired engine closes when the last message that acquired it is
+// released, at once when none uses it, and is never acquired again.
+func TestEngineRetire(t *testing.T) {
+	newE := func() *Engine {
+		e, err := NewEngine(Config{}, Options{NoDNS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	e := newE()
+	if !e.Acquire() || !e.Acquire() {
+		t.Fatal("a fresh engine refused")
+	}
+	closed := 0
+	e.Retire(func() { closed++ })
+	if closed != 0 || e.Users() != 2 {
+		t.Fatalf("closed %d times with %d users", closed, e.Users())
+	}
+	if e.Acquire() {
+		t.Error("a retired engine was acquired")
+	}
+	e.Release()
+	if closed != 0 {
+		t.Fatal("closed with a message still using it")
+	}
+	e.Release()
+	if closed != 1 {
+		t.Fatalf("closed %d times after the last release", closed)
+	}
+	e.Retire(func() { closed++ }) // again: nothing more
+	if closed != 1 {
+		t.Fatalf("retired twice: closed %d times", closed)
+	}
+
+	idle := newE()
+	idle.Retire(func() { closed++ })
+	if closed != 2 {
+		t.Error("an idle engine was not closed when retired")
+	}
+}

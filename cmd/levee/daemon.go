@@ -46,15 +46,16 @@ type daemon struct {
 	metrics  *metricsServer
 	stopping atomic.Bool
 
-	// retired engines are closed once the messages that may still use
-	// them are done (retireAfter), or at exit.
+	// retired engines still open: each closes when the last message that
+	// started with it is done (or after retireAfter, or at exit).
 	retiredMu sync.Mutex
 	retired   map[*rules.Engine]*time.Timer
 }
 
-// retireAfter is how long a replaced engine stays open: a message that
-// started before the reload may still start DNS lookups with it until its
-// end of data, which Postfix bounds by milter_content_timeout (300s).
+// retireAfter bounds how long a replaced engine stays open: it closes as
+// soon as its last message is done, and a message that started before the
+// reload ends within Postfix's milter_content_timeout (300s), so this is a
+// backstop against a message that never ends.
 var retireAfter = 10 * time.Minute
 
 func newDaemon(path string, cfg *Config, log *slog.Logger) (*daemon, error) {
@@ -234,19 +235,31 @@ func restartChanges(c, running *Config) []string {
 	return changed
 }
 
-// retire closes a replaced engine once no message can still use it.
+// retire hands a replaced engine over to its messages: it is closed when
+// the last message that started with it is done (rules.Engine.Retire), or
+// at exit. retireAfter is a backstop only.
 func (d *daemon) retire(e *rules.Engine) {
 	d.retiredMu.Lock()
-	defer d.retiredMu.Unlock()
-	d.retired[e] = time.AfterFunc(retireAfter, func() {
-		d.retiredMu.Lock()
-		_, ok := d.retired[e]
-		delete(d.retired, e)
-		d.retiredMu.Unlock()
-		if ok {
-			e.Close()
-		}
-	})
+	d.retired[e] = time.AfterFunc(retireAfter, func() { d.forget(e, true) })
+	d.retiredMu.Unlock()
+	e.Retire(func() { d.forget(e, false) })
+}
+
+// forget drops a retired engine from the list of those still open; with
+// force (the backstop), it closes it too.
+func (d *daemon) forget(e *rules.Engine, force bool) {
+	d.retiredMu.Lock()
+	t, ok := d.retired[e]
+	delete(d.retired, e)
+	d.retiredMu.Unlock()
+	if !ok {
+		return
+	}
+	t.Stop()
+	if force {
+		d.log.Warn("a replaced engine was still in use after the backstop time: closed", "users", e.Users(), "after", retireAfter.String())
+		e.Close()
+	}
 }
 
 func (d *daemon) pathName() string {

@@ -291,29 +291,6 @@ func (f *faults) finish() {
 	}
 }
 
-// retireAfter is how long `levee serve` keeps an engine that a reload
-// replaced (cmd/levee/daemon.go): each holds a goroutine (its lists'
-// health checks) and its DNS cache until then.
-const retireAfter = 10 * time.Minute
-
-// retained is the number of replaced engines the running levee still
-// holds: the reloads since it started, within retireAfter.
-func (f *faults) retained() int {
-	since := f.lv.startedAt()
-	if t := time.Now().Add(-retireAfter); t.After(since) {
-		since = t
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, t := range f.reloads {
-		if t.After(since) {
-			n++
-		}
-	}
-	return n
-}
-
 // onUnexpectedExit is called when levee exits without the soak asking:
 // a crash. The time until it is back is a down window of its own.
 func (f *faults) onUnexpectedExit(ctx context.Context, code int) {
