@@ -149,12 +149,12 @@ type Result struct {
 	HeapStart, HeapEnd float64
 	GoroutinesStart    int
 	GoroutinesEnd      int
-	Panics          []string
-	Problems        []string // what fails the run, explained
-	Notes           []string // worth a look, fails nothing
-	Duration        time.Duration
-	Dir             string
-	DNSQueries      int64
+	Panics             []string
+	Problems           []string // what fails the run, explained
+	Notes              []string // worth a look, fails nothing
+	Duration           time.Duration
+	Dir                string
+	DNSQueries         int64
 }
 
 // OK says whether the run proved what it should: nothing lost, nothing
