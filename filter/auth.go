@@ -22,8 +22,13 @@ func (st *connState) authMail(env *rules.Envelope) {
 	st.auth.sess = st.engine.StartAuth(env)
 }
 
-// authHeader runs at end of header, once st.msg is built.
+// authHeader runs at end of header, once st.msg is built. A header that
+// came without a MAIL FROM (a broken or hostile MTA) has no engine: there
+// is nothing to verify or sign, and end of message accepts it unjudged.
 func (st *connState) authHeader() {
+	if st.engine == nil {
+		return
+	}
 	if st.auth.sess != nil {
 		st.engine.AuthHeader(st.msg, st.auth.sess)
 		st.msg.Auth = st.auth.sess

@@ -165,6 +165,9 @@ func connSeeds() [][]byte {
 		packetStream(neg, []byte("C"), []byte("D"), p('L', "only-a-name"), p('C', "h", "4")),
 		packetStream(p('C', "a.example.com", "6\x00\x19::1", ""), p('M', "<x@example.com>", ""), p('E')),
 		postfix[:len(postfix)/2],
+		// A header and its end with no MAIL FROM before them: no engine
+		// is held, nothing to verify or sign (a panic found by CI's fuzz).
+		cat([][]byte{neg}, conn, [][]byte{p('L', "From", " a@example.com", ""), p('N'), p('B', "x"), p('E'), p('Q')}),
 	}
 }
 
