@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,10 +56,11 @@ type faults struct {
 	counts   map[string]int
 	problems []string
 
-	reloads    []time.Time // successful reloads
-	tempfail   bool        // the running config tempfails the band
-	rbldnsdEnd time.Time   // rbldnsd is down until then
-	slowEnd    time.Time   // the DNS path is slow until then
+	next       atomic.Int32 // the next of the scheduled faults
+	reloads    []time.Time  // successful reloads
+	tempfail   bool         // the running config tempfails the band
+	rbldnsdEnd time.Time    // rbldnsd is down until then
+	slowEnd    time.Time    // the DNS path is slow until then
 	// the DNS proxy's counters when they began: the fault must have
 	// reached levee (queries answered SERVFAIL, or slowed)
 	servfails0, delayed0 int64
@@ -82,7 +84,6 @@ func (f *faults) count(kind string) {
 // from the end of the warm-up) until ctx ends; reloads every
 // o.ReloadEvery.
 func (f *faults) schedule(ctx context.Context, sent func() int, total int) {
-	next := 0
 	lastReload := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -94,14 +95,32 @@ func (f *faults) schedule(ctx context.Context, sent func() int, total int) {
 		}
 		now := time.Now()
 		f.endTimed(now, false)
-		if next < len(scheduled) && float64(sent()) >= scheduled[next].at*float64(total) && !f.lasting() {
+		if next := int(f.next.Load()); next < len(scheduled) && float64(sent()) >= scheduled[next].at*float64(total) && !f.lasting() {
 			f.run(ctx, scheduled[next].kind)
-			next++
+			f.next.Add(1)
 			continue
 		}
 		if f.o.ReloadEvery > 0 && now.Sub(lastReload) >= f.o.ReloadEvery {
 			f.reload(!f.tempfail)
 			lastReload = time.Now()
+		}
+	}
+}
+
+// hold waits before copy n (counted like sent) is handed to a sender
+// while a scheduled fault due more than slack copies earlier has not been
+// injected yet: one that lasts a while (rbldnsd down) delays the next, and
+// on a fast machine the short run would otherwise end before it.
+func (f *faults) hold(ctx context.Context, n, total, slack int) {
+	for {
+		next := int(f.next.Load())
+		if next >= len(scheduled) || float64(n) < scheduled[next].at*float64(total)+float64(slack) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

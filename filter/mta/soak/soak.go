@@ -341,7 +341,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		}
 		led.addAttempt(n, sendCopy(pf.Addr(service), service, s, s.data(o.RunID, n), rcpt(i), 2*time.Minute))
 	}
-	pool := func(ns []int) {
+	pool := func(ns []int, gate func(n int)) {
 		work := make(chan int)
 		var wg sync.WaitGroup
 		for w := 0; w < o.Concurrency; w++ {
@@ -356,6 +356,9 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		}
 	loop:
 		for _, n := range ns {
+			if gate != nil {
+				gate(n)
+			}
 			select {
 			case work <- n:
 			case <-ctx.Done():
@@ -392,7 +395,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	defer func() { close(stopProgress); progressWG.Wait() }()
 
 	// 1. Warm-up, then the start figures with nothing in flight.
-	pool(span(0, o.Warmup))
+	pool(span(0, o.Warmup), nil)
 	if q, err := drain(ctx, pf, time.Minute, 5*time.Second); err != nil || len(q) > 0 {
 		progress("warm-up: %d messages still queued after a minute (%v)", len(q), err)
 	}
@@ -412,7 +415,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		defer schedWG.Done()
 		f.schedule(schedCtx, func() int { return int(sent.Load()) - base }, o.N-base)
 	}()
-	pool(span(o.Warmup, o.N))
+	pool(span(o.Warmup, o.N), func(n int) { f.hold(ctx, n-base, o.N-base, 2*o.Concurrency) })
 	stopSched()
 	schedWG.Wait()
 	if err := ctx.Err(); err != nil {
@@ -437,7 +440,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		if round > 0 {
 			time.Sleep(2 * time.Second)
 		}
-		pool(again)
+		pool(again, nil)
 	}
 	left, err := drain(ctx, pf, o.Drain, 3*time.Second)
 	if err != nil {
