@@ -1,0 +1,186 @@
+package sa
+
+import (
+	"strings"
+
+	"github.com/levee-mail/levee/rules/sa/perlre"
+)
+
+// Message is what the rules look at, SpamAssassin's views of one message
+// (rules/sa/view implements it). Strings are octets as SpamAssassin has
+// them: UTF-8 once charsets are normalised.
+type Message interface {
+	// Get is a header rule's left side (PerMsgStatus::get): "Subject",
+	// "From:addr", "ALL", "ToCc", "X-Spam-Relays-Untrusted"...; every
+	// value joined by newlines; ok false when there is none (undef).
+	Get(spec string) (value string, ok bool)
+	// Body is the rendered body, one paragraph a line, the Subject first.
+	Body() []string
+	// Rawbody is the decoded body, not rendered.
+	Rawbody() []string
+	// Full is the whole message as it came.
+	Full() string
+	// URIs is the list uri rules run on.
+	URIs() []string
+	// MIMEHeader is the values of a header in every MIME part.
+	MIMEHeader(spec string) []string
+}
+
+// Hit is a rule that matched, and how often (its value in metas).
+type Hit struct {
+	Rule  *Rule
+	Count int
+	// Value is what metas read: the count, or a meta's result.
+	Value float64
+}
+
+// Score is what the hit adds: the rule's score for each counted match
+// (tflags multiple counts every match, as SpamAssassin adds the score per
+// got_hit), nothing for a sub-rule.
+func (h Hit) Score() float64 {
+	if h.Rule.Sub() {
+		return 0
+	}
+	return h.Rule.Score * float64(h.Count)
+}
+
+// Eval runs every rule on m and returns the hits, sub-rules included, in
+// rule order. It never panics on any message.
+func (s *RuleSet) Eval(m Message) []Hit {
+	vals := make([]float64, len(s.Rules))
+	counts := make([]int, len(s.Rules))
+	s.evalHeaders(m, counts)
+	s.evalLines(KindBody, m.Body(), counts)
+	s.evalLines(KindRawbody, m.Rawbody(), counts)
+	s.evalLines(KindURI, m.URIs(), counts)
+	if rs := s.byKind[KindFull]; len(rs) > 0 {
+		s.evalLines(KindFull, []string{m.Full()}, counts)
+	}
+	for _, r := range s.byKind[KindMIMEHeader] {
+		for _, v := range m.MIMEHeader(r.Header) {
+			if n := r.count(perlre.Bytes(v)); n > 0 {
+				counts[r.slot] = addCount(r, counts[r.slot], n)
+			}
+			if counts[r.slot] > 0 && !r.Multiple {
+				break
+			}
+		}
+	}
+	for i, c := range counts {
+		vals[i] = float64(c)
+	}
+	for _, r := range s.metas {
+		v := r.meta.eval(vals)
+		if v != 0 {
+			if v < 0 {
+				v = 1 // got_hit: a value <= 0 counts 1
+			}
+			counts[r.slot] = 1
+			vals[r.slot] = v
+		}
+	}
+	var hits []Hit
+	for i, c := range counts {
+		if c > 0 {
+			hits = append(hits, Hit{Rule: s.Rules[i], Count: c, Value: vals[i]})
+		}
+	}
+	return hits
+}
+
+// count is how often r matches text (in byte-rune form): 0 or 1 unless
+// tflags multiple.
+func (r *Rule) count(text string) int {
+	if !r.Multiple {
+		if r.re.MatchString(text) {
+			return 1
+		}
+		return 0
+	}
+	return r.re.Count(text, r.MaxHits)
+}
+
+func addCount(r *Rule, have, n int) int {
+	if !r.Multiple {
+		return 1
+	}
+	have += n
+	if r.MaxHits > 0 && have > r.MaxHits {
+		have = r.MaxHits
+	}
+	return have
+}
+
+func (s *RuleSet) evalHeaders(m Message, counts []int) {
+	for _, g := range s.headers {
+		v, ok := m.Get(g.spec)
+		text, have := "", false
+		for _, r := range g.rules {
+			if r.Exists {
+				if ok {
+					counts[r.slot] = 1
+				}
+				continue
+			}
+			if !have {
+				// undef matches as the empty string; a rule with
+				// [if-unset: X] (alone in its group) reads X
+				val := v
+				if !ok {
+					val = ""
+					if r.HasUnset {
+						val = r.IfUnset
+					}
+				}
+				text, have = perlre.Bytes(val), true
+			}
+			if r.Negate {
+				if !r.re.MatchString(text) {
+					counts[r.slot] = 1
+				}
+				continue
+			}
+			if n := r.count(text); n > 0 {
+				counts[r.slot] = n
+			}
+		}
+	}
+}
+
+// evalLines runs the rules of one kind over the lines of a view (body
+// paragraphs, rawbody lines, URIs, the full message): a rule hits when
+// any line matches; a multiple rule counts the matches of all lines.
+func (s *RuleSet) evalLines(k Kind, lines []string, counts []int) {
+	rs := s.byKind[k]
+	if len(rs) == 0 || len(lines) == 0 {
+		return
+	}
+	texts := make([]string, len(lines))
+	for i, l := range lines {
+		texts[i] = perlre.Bytes(l)
+	}
+	for _, r := range rs {
+		for i, t := range texts {
+			if i == 0 && r.NoSubject && k == KindBody {
+				continue
+			}
+			if n := r.count(t); n > 0 {
+				counts[r.slot] = addCount(r, counts[r.slot], n)
+				if !r.Multiple || r.MaxHits > 0 && counts[r.slot] >= r.MaxHits {
+					break
+				}
+			}
+		}
+	}
+}
+
+// Names returns the names of hits, sub-rules left out unless subs.
+func Names(hits []Hit, subs bool) []string {
+	var out []string
+	for _, h := range hits {
+		if subs || !strings.HasPrefix(h.Rule.Name, "__") {
+			out = append(out, h.Rule.Name)
+		}
+	}
+	return out
+}
