@@ -13,6 +13,7 @@ import (
 	"github.com/levee-mail/levee/rules/dnsbl"
 	"github.com/levee-mail/levee/rules/greylist"
 	"github.com/levee-mail/levee/rules/ratelimit"
+	"github.com/levee-mail/levee/rules/sa"
 )
 
 // Config is the judgement part of levee's configuration. Its YAML keys sit
@@ -60,6 +61,8 @@ type Config struct {
 	// Auth is sender authentication (SPF, DKIM, DMARC,
 	// Authentication-Results) and DKIM signing (rules/auth).
 	Auth auth.Config `yaml:"auth"`
+	// SA is SpamAssassin rule files (rules/sa): sa_rules, sa_score_set.
+	SA sa.Config `yaml:",inline"`
 
 	trusted, internal []netip.Prefix
 }
@@ -210,7 +213,8 @@ func (c *Config) Validate() error {
 		if math.IsNaN(s) || math.IsInf(s, 0) {
 			return fmt.Errorf("scores: %s: not a number", name)
 		}
-		if !knownRule(name) {
+		if !knownRule(name) && len(c.SA.Rules) == 0 {
+			// with sa_rules, NewEngine checks the name once they are loaded
 			return fmt.Errorf("scores: %s: no such check (levee rules list shows them)", name)
 		}
 	}
@@ -239,6 +243,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Auth.Validate(); err != nil {
 		return err // already says auth:
+	}
+	if err := c.SA.Validate(); err != nil {
+		return err // already says sa_
 	}
 	return nil
 }

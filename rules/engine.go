@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type Engine struct {
 	rules []Rule // enabled, with configured scores
 	dnsbl *dnsbl.Checker
 	auth  *auth.Checker // nil: no verification and no signing
+	sa    *saRules      // SpamAssassin rule files; nil: none
 	log   *slog.Logger
 
 	life lifetime // messages using the engine; closed once retired and unused (lifetime.go)
@@ -67,6 +69,14 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 			e.rules = append(e.rules, r)
 		}
 	}
+	s, err := loadSA(&e.cfg, opt.Logger)
+	if err == nil {
+		err = e.checkScoreNames(s)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.sa = s
 	if !opt.NoDNS && len(cfg.DNSBL.Lists) > 0 {
 		c, err := dnsbl.New(cfg.DNSBL, cfg.DNS, dnsbl.Options{Resolver: opt.Resolver, Logger: opt.Logger, Registerer: opt.Registerer})
 		if err != nil {
@@ -83,6 +93,21 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 	}
 	e.auth = a
 	return e, nil
+}
+
+// checkScoreNames is the check of `scores:` names that Validate leaves
+// for when SpamAssassin rules are loaded: a name must be a check of
+// levee's or a loaded SpamAssassin rule.
+func (e *Engine) checkScoreNames(s *saRules) error {
+	if s == nil {
+		return nil
+	}
+	for name := range e.cfg.Scores {
+		if !knownRule(name) && s.set.Rule(name) == nil {
+			return fmt.Errorf("scores: %s: no such check or SpamAssassin rule (levee rules list shows them)", name)
+		}
+	}
+	return nil
 }
 
 // Close stops background work (DNSBL health checks).
@@ -169,6 +194,9 @@ func (e *Engine) Judge(ctx context.Context, m *Message, dns *dnsbl.Session) Verd
 		if r.Test(m) {
 			v.Hits = append(v.Hits, Hit{Name: r.Name, Score: r.Score, Desc: r.Desc})
 		}
+	}
+	if e.sa != nil {
+		v.Hits = append(v.Hits, e.sa.hits(e, m)...)
 	}
 	if hasGTUBE(m) {
 		s := 1000.0

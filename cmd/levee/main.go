@@ -5,6 +5,7 @@
 //	levee lookup  [--config FILE] [--health] IP|DOMAIN...
 //	levee config check [FILE]                 validate and print the effective config
 //	levee rules list                          list the checks
+//	levee sa lint FILE|DIR...                 load SpamAssassin rule files, say what was skipped
 //	levee dkim keygen|sign                    DKIM keys and signing
 //	levee eval, levee bench                   corpus evaluation, load generator
 package main
@@ -43,6 +44,7 @@ usage:
   levee lookup [--config FILE] [--health] [--ip A] [--selector S] IP|DOMAIN...
   levee config check [FILE]                   validate a config and print the effective one
   levee rules list [--config FILE]            list every check with its score
+  levee sa lint [--all] FILE|DIR...           load SpamAssassin rule files: what loaded, what was skipped
   levee dkim keygen|sign ...                  DKIM keys and signing (levee dkim for usage)
   levee version
 `
@@ -71,6 +73,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return cmdConfigCheck(rest[1:], stdout, stderr)
+	case "sa":
+		return cmdSA(rest, stdout, stderr)
 	case "rules":
 		if len(rest) == 0 || rest[0] != "list" {
 			fmt.Fprintln(stderr, "usage: levee rules list [--config FILE]")
@@ -211,6 +215,23 @@ func cmdRulesList(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	listAuthRules(stdout, cfg)
+	if len(cfg.Rules.SA.Rules) > 0 {
+		set, err := cfg.Rules.SA.Load()
+		if err != nil {
+			fmt.Fprintln(stderr, "levee:", err)
+			return 2
+		}
+		for _, r := range set.Rules {
+			if r.Sub() {
+				continue // sub-rules feed metas and score nothing
+			}
+			s := r.Score
+			if o, ok := cfg.Rules.Scores[r.Name]; ok {
+				s = o
+			}
+			fmt.Fprintf(stdout, "%-28s %7.2f  %-9s %s\n", r.Name, s, rules.SARuleKind(r), r.Desc)
+		}
+	}
 	return 0
 }
 
