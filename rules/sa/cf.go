@@ -80,8 +80,13 @@ func (e *ParseError) Error() string {
 	return e.File + ": " + e.Msg
 }
 
-// maxIncludeDepth bounds include chains (and include loops).
-const maxIncludeDepth = 20
+// maxIncludeDepth bounds include chains (and include loops); maxFiles
+// the files read in all (a file that includes itself twice would
+// otherwise double the work at each level).
+const (
+	maxIncludeDepth = 20
+	maxFiles        = 2000
+)
 
 // maxLineLen bounds one configuration line; SpamAssassin has no limit,
 // but a rule longer than this is certainly not hand-written.
@@ -234,7 +239,9 @@ func (p *parser) parse(name string, src []byte, depth int) error {
 	if depth > maxIncludeDepth {
 		return &ParseError{File: name, Msg: "includes nested too deep (a loop?)"}
 	}
-	p.files++
+	if p.files++; p.files > maxFiles {
+		return &ParseError{File: name, Msg: fmt.Sprintf("more than %d files included", maxFiles)}
+	}
 	var stack []cond
 	skip, skipSA := false, false // lines skipped by levee, by SpamAssassin
 	why := ""                    // the condition that made levee skip
