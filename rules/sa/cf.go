@@ -160,6 +160,11 @@ type parser struct {
 	// pluginDefs are rules inside blocks of plugins levee does not have
 	// (the value is the condition)
 	pluginDefs map[string]*def
+	// saPlugin: SpamAssassin's own last definition of the rule is one
+	// that needs a plugin levee lacks (levee may have read a fallback of
+	// an `if !plugin(...)` block, which SpamAssassin does not run)
+	saPlugin map[string]bool
+	skipSA   bool // the current line is one SpamAssassin skips
 	// order of first definition, for a stable rule order
 	order []string
 
@@ -203,7 +208,7 @@ func newParser(opt Options) *parser {
 		rf = os.ReadFile
 	}
 	return &parser{
-		opt: opt, defs: map[string]*def{}, pluginDefs: map[string]*def{},
+		opt: opt, defs: map[string]*def{}, pluginDefs: map[string]*def{}, saPlugin: map[string]bool{},
 		scores: map[string][4]float64{}, descs: map[string]string{}, tflags: map[string]string{},
 		priority: map[string]int{}, replaceTag: map[string]string{}, replacePre: map[string]string{},
 		replacePost: map[string]string{}, replaceInter: map[string]string{}, replaceRules: map[string]bool{},
@@ -324,6 +329,7 @@ func (p *parser) parse(name string, src []byte, depth int) error {
 			}
 			continue
 		}
+		p.skipSA = skipSA
 		if err := p.command(key, value, pos, depth); err != nil {
 			return err
 		}
@@ -369,6 +375,7 @@ func (p *parser) pluginRule(key, value string, pos position, why string) {
 		return
 	}
 	p.pluginDefs[name] = &def{name: name, kind: k, value: why, pos: pos}
+	p.saPlugin[name] = true
 }
 
 // command handles one line outside a skipped block.
@@ -399,6 +406,9 @@ func (p *parser) command(key, value string, pos position, depth int) error {
 			p.order = append(p.order, name)
 		}
 		p.defs[name] = &def{name: name, kind: k, value: rest, pos: pos}
+		if !p.skipSA {
+			p.saPlugin[name] = false // SpamAssassin reads this definition too
+		}
 		return nil
 	case "describe":
 		name, rest := splitKey(value)

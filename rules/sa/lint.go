@@ -1,6 +1,7 @@
 package sa
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -56,4 +57,47 @@ func (s *RuleSet) Report(w io.Writer, all bool) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// RuleStatus is one rule of the set for `levee sa lint --json`.
+type RuleStatus struct {
+	Name   string  `json:"name"`
+	Kind   string  `json:"kind"`
+	Status string  `json:"status"` // loaded, off (score 0), skipped
+	Class  string  `json:"class,omitempty"`
+	Reason string  `json:"reason,omitempty"`
+	Score  float64 `json:"score"`
+	File   string  `json:"file"`
+	Line   int     `json:"line"`
+	RE2    string  `json:"re2,omitempty"`
+}
+
+// WriteJSON writes every rule's status, one JSON object a line.
+func (s *RuleSet) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	for _, r := range s.Rules {
+		if err := enc.Encode(ruleStatus(r, "loaded")); err != nil {
+			return err
+		}
+	}
+	for _, r := range s.Off {
+		if err := enc.Encode(ruleStatus(r, "off")); err != nil {
+			return err
+		}
+	}
+	for _, sk := range s.Skipped {
+		if err := enc.Encode(RuleStatus{Name: sk.Name, Kind: sk.Kind.String(), Status: "skipped", Class: sk.Class,
+			Reason: sk.Reason, File: sk.File, Line: sk.Line}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ruleStatus(r *Rule, st string) RuleStatus {
+	x := RuleStatus{Name: r.Name, Kind: r.Kind.String(), Status: st, Score: r.Score, File: r.File, Line: r.Line}
+	if r.re != nil {
+		x.RE2 = r.re.String()
+	}
+	return x
 }

@@ -102,6 +102,9 @@ type RuleSet struct {
 	// order where each comes after what it depends on.
 	Rules   []*Rule
 	Skipped []Skip
+	// Off are rules that parse but score 0 in the chosen set: not run,
+	// as in SpamAssassin; metas read them as 0.
+	Off []*Rule
 	// Ignored counts configuration commands levee does not use
 	// (SpamAssassin settings other than rules), by command.
 	Ignored map[string]int
@@ -138,7 +141,7 @@ func (p *parser) finish() (*RuleSet, error) {
 		skipped[d.name] = sk
 	}
 	for _, name := range sortedKeys(p.pluginDefs) {
-		if _, real := p.defs[name]; real {
+		if _, real := p.defs[name]; real && !p.saPlugin[name] {
 			continue
 		}
 		d := p.pluginDefs[name]
@@ -147,6 +150,9 @@ func (p *parser) finish() (*RuleSet, error) {
 	var rules []*Rule
 	for _, name := range names {
 		d := p.defs[name]
+		if p.saPlugin[name] {
+			continue // SpamAssassin runs the plugin's definition, not this fallback
+		}
 		r := &Rule{Name: name, Kind: d.kind, Desc: p.descs[name], File: d.pos.File, Line: d.pos.Line,
 			Priority: p.priority[name]}
 		r.Scores = p.scoresFor(name)
@@ -236,6 +242,8 @@ func (p *parser) finish() (*RuleSet, error) {
 	for _, r := range rules {
 		if r.Score != 0 {
 			on = append(on, r)
+		} else {
+			set.Off = append(set.Off, r)
 		}
 	}
 	ordered, cyclic := orderMetas(on)
@@ -536,7 +544,10 @@ func (p *parser) replaceTags(re string) string {
 			return name
 		}
 		preName, postName, interName := take("pre"), take("post"), take("inter")
-		parts := splitTags(re, start, end)
+		// SpamAssassin works on the compiled regexp's string, which
+		// starts with its modifiers, (?aa) at least: never with a tag, so
+		// no <inter> goes before the first tag. The same prefix here.
+		parts := splitTags("(?aa)"+re, start, end)
 		isTag := func(s string) bool {
 			return strings.HasPrefix(s, start) && strings.HasSuffix(s, end) && len(s) > len(start)+len(end)
 		}
@@ -578,7 +589,7 @@ func (p *parser) replaceTags(re string) string {
 				}
 			}
 		}
-		re = strings.Join(parts, "")
+		re = strings.TrimPrefix(strings.Join(parts, ""), "(?aa)")
 		if !again {
 			break
 		}

@@ -275,7 +275,7 @@ replace_rules R1 R2 R3 R4
 `)
 	for name, want := range map[string]string{
 		"R1": `[a@4](?:b|8)c`,
-		"R2": `\W?[a@4]\W?(?:b|8)`, // Perl's split keeps the leading empty field
+		"R2": `[a@4]\W?(?:b|8)`, // no inter before the first tag: SpamAssassin's string starts with (?aa)
 		"R3": `[a@4]{1,2}x`,
 		"R4": `[a@4](?:b|8)`,
 		"R5": `<A>`, // not listed in replace_rules
