@@ -87,6 +87,9 @@ type Skip struct {
 	File   string
 	Line   int
 	Reason string
+	// Score is the rule's score in the chosen set (0: SpamAssassin
+	// would not run it either).
+	Score float64
 	// Class groups reasons for counts: "plugin" (needs a SpamAssassin
 	// plugin levee does not have: an eval: function or a rule inside
 	// ifplugin), "net" (tflags net), "capture" (capture tags), "regexp"
@@ -136,7 +139,8 @@ func (p *parser) finish() (*RuleSet, error) {
 	names := p.order
 	skipped := map[string]Skip{} // for metas
 	skip := func(d *def, class, reason string) {
-		sk := Skip{Name: d.name, Kind: d.kind, File: d.pos.File, Line: d.pos.Line, Reason: reason, Class: class}
+		sk := Skip{Name: d.name, Kind: d.kind, File: d.pos.File, Line: d.pos.Line, Reason: reason, Class: class,
+			Score: p.scoresFor(d.name)[p.opt.ScoreSet&3]}
 		set.Skipped = append(set.Skipped, sk)
 		skipped[d.name] = sk
 	}
@@ -223,7 +227,7 @@ func (p *parser) finish() (*RuleSet, error) {
 					// the class of the root cause: a meta over a plugin's
 					// rule needs that plugin too
 					sk := Skip{Name: r.Name, Kind: r.Kind, File: r.File, Line: r.Line,
-						Reason: "reads " + dep.Name + ", skipped: " + dep.Reason, Class: dep.Class}
+						Reason: "reads " + dep.Name + ", skipped: " + dep.Reason, Class: dep.Class, Score: r.Score}
 					if strings.HasPrefix(dep.Reason, "reads ") {
 						sk.Reason = "reads " + dep.Name + ", which " + dep.Reason
 					}
@@ -249,7 +253,7 @@ func (p *parser) finish() (*RuleSet, error) {
 	ordered, cyclic := orderMetas(on)
 	for _, r := range cyclic {
 		set.Skipped = append(set.Skipped, Skip{Name: r.Name, Kind: r.Kind, File: r.File, Line: r.Line,
-			Reason: "meta dependency loop", Class: "meta"})
+			Reason: "meta dependency loop", Class: "other", Score: r.Score})
 	}
 	set.Rules = ordered
 	slots := map[string]int{}
