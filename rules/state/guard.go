@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -69,12 +69,26 @@ func (g *Guarded) call(ctx context.Context, op string, f func(context.Context) e
 	} else {
 		err = f(ctx)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if timedOut(ctx, err) {
 		err = fmt.Errorf("%w (%v)", ErrTimeout, g.timeout)
 	}
 	g.m.observe(op, err, time.Since(start))
 	g.note(err)
 	return err
+}
+
+// timedOut: the call failed because the store did not answer in time.
+// go-redis reports its deadline (the context's, or its own read timeout)
+// as a network timeout ("i/o timeout"), not as context.DeadlineExceeded.
+func timedOut(ctx context.Context, err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // async runs a bbolt call (which does not watch a context) in a goroutine
