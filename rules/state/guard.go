@@ -129,8 +129,12 @@ func (g *Guarded) note(err error) {
 	}
 }
 
-// List, AllowNetwork, PassTriplet and Delete (operator commands) get a
-// longer deadline: they may walk the whole store.
+// List, AllowNetwork, PassTriplet and Delete (operator commands) go to
+// the wrapped store as they are: no deadline of the guard (List and Delete
+// may walk the whole store), not timed, not counted; only the caller's
+// context bounds them, and with Redis each round trip its client timeout.
+// `levee greylist` uses the unguarded store anyway (OpenRaw, or the
+// daemon's control socket, which serves Guarded.Unwrap()).
 func (g *Guarded) List(ctx context.Context, now time.Time, kind, prefix string, fn func(Entry) error) error {
 	return g.Store.List(ctx, now, kind, prefix, fn)
 }
