@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/levee-mail/levee/filter/mta"
 	"github.com/levee-mail/levee/rules"
+	"github.com/levee-mail/levee/rules/dnsbl"
 	"github.com/levee-mail/levee/rules/greylist"
 	"github.com/levee-mail/levee/rules/ratelimit"
 	"github.com/levee-mail/levee/rules/state"
@@ -44,9 +46,16 @@ type stateHarness struct {
 // when nil).
 func startState(t *testing.T, rc rules.Config, store state.Store, onError string, extra ...rules.Rule) *stateHarness {
 	t.Helper()
+	return startStateWith(t, rc, rules.Options{NoDNS: true, ExtraRules: extra}, store, onError)
+}
+
+// startStateWith is startState with the engine's options (a resolver).
+func startStateWith(t *testing.T, rc rules.Config, opt rules.Options, store state.Store, onError string) *stateHarness {
+	t.Helper()
 	logs := &syncBuf{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e, err := rules.NewEngine(rc, rules.Options{Logger: log, NoDNS: true, ExtraRules: extra})
+	opt.Logger = log
+	e, err := rules.NewEngine(rc, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +277,47 @@ func TestGreylistAtEndOfMessage(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("eom", "new")); got != 1 {
 		t.Errorf("eom new = %v", got)
+	}
+}
+
+// The end-of-message greylist action spares a client on a DNS allowlist,
+// as greylisting at RCPT does: the same doubtful body from a client that
+// is not listed is tempfailed.
+func TestGreylistAtEndOfMessageAllowlisted(t *testing.T) {
+	rc := greyConfig("doubtful")
+	rc.Thresholds.Greylist = rules.At(4)
+	rc.DNSBL.Lists = []dnsbl.List{{Name: "wl.test", Zone: "wl.test", Kind: "ip",
+		Answers: []dnsbl.Answer{{Match: "127.0.5.2", Rule: "TEST_DNSWL", Score: -0.1, Description: "on wl.test"}}}}
+	res := &dnsbl.MapResolver{A: map[string][]netip.Addr{"77.100.51.198.wl.test": {netip.MustParseAddr("127.0.5.2")}}}
+	doubtfulBody := rules.Rule{Name: "TEST_DOUBTFUL", Score: 4.8, Kind: rules.KindMIME, Desc: "test",
+		Test: func(m *rules.Message) bool { return strings.Contains(string(m.Body), "doubtful") }}
+	h := startStateWith(t, rc, rules.Options{Resolver: res, ExtraRules: []rules.Rule{doubtfulBody}}, nil, "accept")
+	m := ham()
+	m.body = "a doubtful offer\r\n"
+	for _, c := range []struct {
+		name, ip string
+		code     int
+	}{
+		{"on the allowlist", "198.51.100.77", 0},
+		{"not listed", "198.51.100.10", 451},
+	} {
+		s := h.session(t)
+		connect(t, s, c.ip, "mail.example.net", "mail.example.net")
+		_, act := send(t, s, m)
+		_, v := h.rec.last(t)
+		if !v.Greylist {
+			t.Fatalf("%s: the score %v does not reach thresholds.greylist: the test proves nothing", c.name, v.Score)
+		}
+		if c.code == 0 {
+			if act.Code != milter.ActAccept {
+				t.Fatalf("%s: %c %d %s, want it accepted", c.name, act.Code, act.SMTPCode, act.SMTPText)
+			}
+			continue
+		}
+		wantCode(t, c.name, act, c.code, "4.7.1 Greylisted")
+	}
+	if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("eom", "new")); got != 1 {
+		t.Errorf("eom new = %v, want 1 (the client not listed)", got)
 	}
 }
 
