@@ -169,6 +169,38 @@ func TestGreylistAtRcpt(t *testing.T) {
 	}
 }
 
+// A client network whose retries passed auto_allow times skips
+// greylisting: a new triplet from it passes at the first attempt
+// (outcome auto_allowed); another network is still greylisted.
+func TestGreylistAutoAllow(t *testing.T) {
+	rc := greyConfig("always")
+	two := 2
+	rc.Greylist.AutoAllow = &two
+	h := startState(t, rc, nil, "accept")
+	attempt := func(ip, from string) *milter.Action {
+		s := h.session(t)
+		defer s.Abort()
+		connect(t, s, ip, "mail.example.net", "mail.example.net")
+		return rcptAnswer(t, s, from, "bob@example.org")
+	}
+	for i, from := range []string{"a@example.net", "b@example.net"} {
+		wantCode(t, from+" first", attempt("192.0.2.10", from), 451, "4.7.1 Greylisted")
+		h.clock.add(6 * time.Minute)
+		wantCode(t, from+" retry", attempt("192.0.2.11", from), 0, "")
+		if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("rcpt", "auto_allowed")); got != 0 {
+			t.Fatalf("auto_allowed after %d passes = %v", i+1, got)
+		}
+	}
+	wantCode(t, "new sender, allowed network", attempt("192.0.2.12", "c@example.net"), 0, "")
+	if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("rcpt", "auto_allowed")); got != 1 {
+		t.Errorf("levee_greylist_total{stage=rcpt,outcome=auto_allowed} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("rcpt", "passed")); got != 2 {
+		t.Errorf("passed = %v, want 2", got)
+	}
+	wantCode(t, "another network", attempt("192.0.3.12", "c@example.net"), 451, "4.7.1 Greylisted")
+}
+
 // when: doubtful greylists the client without reverse DNS, not the one
 // with a good name; the null sender and authenticated clients never.
 func TestGreylistDoubtful(t *testing.T) {
@@ -241,6 +273,51 @@ func TestRateLimitUser(t *testing.T) {
 	s = h.session(t)
 	connect(t, s, "203.0.113.7", "home.example.net", "laptop")
 	wantCode(t, "next window", rcptAnswer(t, s, "mallory@example.org", "r7@example.com", auth...), 0, "")
+	s.Abort()
+}
+
+// An unauthenticated client network past its limit gets 451 4.7.1 at
+// RCPT, whichever of its hosts sends; the hit is counted and logged with
+// the network; another /24 is not limited.
+func TestRateLimitNetwork(t *testing.T) {
+	rc := testConfig()
+	rc.RateLimit = ratelimit.Config{Network: ratelimit.Limit{Recipients: 3, Window: state.Duration(time.Hour)}} // sliding (default)
+	h := startState(t, rc, nil, "accept")
+	s := h.session(t)
+	connect(t, s, "198.51.100.7", "mx1.example.net", "mx1.example.net")
+	wantCode(t, "rcpt 1", rcptAnswer(t, s, "a@example.net", "r1@example.com"), 0, "")
+	a, err := s.Rcpt("r2@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "rcpt 2", a, 0, "")
+	s.Abort()
+	// another host of the same /24 shares the count
+	s = h.session(t)
+	connect(t, s, "198.51.100.8", "mx2.example.net", "mx2.example.net")
+	wantCode(t, "rcpt 3", rcptAnswer(t, s, "b@example.net", "r3@example.com"), 0, "")
+	for _, r := range []string{"r4@example.com", "r5@example.com"} {
+		a, err := s.Rcpt(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, r, a, 451, "4.7.1 Sending rate limit exceeded")
+	}
+	s.Abort()
+	if got := testutil.ToFloat64(h.hooks.m.rate.WithLabelValues("network", "recipients")); got != 2 {
+		t.Errorf("levee_ratelimit_hits_total{kind=network,limit=recipients} = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(h.hooks.m.rate.WithLabelValues("user", "recipients")); got != 0 {
+		t.Errorf("levee_ratelimit_hits_total{kind=user} = %v, want 0", got)
+	}
+	logs := h.logs.String()
+	if n := strings.Count(logs, "rate limit exceeded"); n != 1 || !strings.Contains(logs, "kind=network account=198.51.100.0/24") {
+		t.Errorf("alarm logged %d times (want once, naming the network):\n%s", n, logs)
+	}
+	// another /24 is not limited
+	s = h.session(t)
+	connect(t, s, "198.51.101.7", "mx.example.com", "mx.example.com")
+	wantCode(t, "other network", rcptAnswer(t, s, "c@example.com", "r6@example.com"), 0, "")
 	s.Abort()
 }
 
