@@ -263,3 +263,60 @@ func TestDKIMSigningThroughMilter(t *testing.T) {
 		}
 	}
 }
+
+// Several signing domains at once, one RSA (good.test) and one Ed25519
+// (strict.test): each signs its own From domain's mail only, whatever the
+// envelope sender, and a third domain's mail is not signed. dkimpy verifies
+// each signature against the zone's keys.
+func TestDKIMSigningSeveralDomains(t *testing.T) {
+	authtest.NeedDKIMPy(t)
+	k := authtest.TestKeys()
+	n := authtest.StartNSD(t, authtest.Zones(k))
+	dir := t.TempDir()
+	e := authEngine(t, n, func(rc *rules.Config) {
+		rc.Auth.Sign = []auth.SignKey{
+			{Domain: "good.test", Selector: "rsa", Key: authtest.WriteKey(t, dir, "rsa.key", authtest.PEM(k.RSA))},
+			{Domain: "strict.test", Selector: "ed", Key: authtest.WriteKey(t, dir, "ed.key", authtest.PEM(k.Ed))},
+		}
+	})
+	h := startWithEngine(t, e)
+	for _, tc := range []struct {
+		envFrom, hdrFrom string
+		want             string // "d=... a=..." of the one signature; "" for none
+	}{
+		{"ceo@good.test", "ceo@good.test", "d=good.test a=rsa-sha256"},
+		{"ceo@strict.test", "ceo@strict.test", "d=strict.test a=ed25519-sha256"},
+		// the From domain chooses the key, not the envelope sender
+		{"ceo@good.test", "ceo@strict.test", "d=strict.test a=ed25519-sha256"},
+		{"ceo@strict.test", "ceo@good.test", "d=good.test a=rsa-sha256"},
+		{"a@other.test", "a@other.test", ""},
+		{"ceo@good.test", "a@other.test", ""},
+	} {
+		m := rawMsg{ip: authtest.BadIP, helo: "laptop", from: tc.envFrom, macros: []string{"{auth_authen}", "ceo"}, data: testMsg(tc.hdrFrom)}
+		acts, act := sendRaw(t, h, m)
+		sigs := inserted(acts, "DKIM-Signature")
+		name := tc.envFrom + " / From " + tc.hdrFrom
+		if tc.want == "" {
+			if len(sigs) != 0 {
+				t.Errorf("%s: signed: %q", name, sigs)
+			}
+			continue
+		}
+		if len(sigs) != 1 {
+			t.Errorf("%s: %d signatures (action %c), want 1", name, len(sigs), act.Code)
+			continue
+		}
+		tags := map[string]string{}
+		for _, tag := range strings.Split(sigs[0], ";") {
+			k, v, _ := strings.Cut(tag, "=")
+			tags[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		if got := "d=" + tags["d"] + " a=" + tags["a"]; got != tc.want {
+			t.Errorf("%s: %s, want %s", name, got, tc.want)
+		}
+		signed := []byte("DKIM-Signature: " + strings.ReplaceAll(sigs[0], "\n", "\r\n") + "\r\n" + string(m.data))
+		if ok, out := authtest.DKIMPyVerify(t, n.Addr, signed); !ok {
+			t.Errorf("%s: dkimpy: %s", name, out)
+		}
+	}
+}
