@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -249,13 +250,32 @@ func TestE2EAuthPostfix(t *testing.T) {
 		tok := newToken("dnsdown")
 		e2eAuth.nsd.Pause()
 		defer e2eAuth.nsd.Resume()
+		// with DNS up: SPF_NEUTRAL (?all) and DMARC_QUAR (quar.test's p=quarantine, nothing aligned)
+		from := tok + "@neutral.test"
 		c := p.client(t, "auth", "ADDR="+authtest.BadIP+" NAME=bot.example.com", "bot.example.com")
-		code, text := c.send("x@neutral.test", []string{"bob@example.org"}, authMessage(tok, "ceo@quar.test"))
+		code, text := c.send(from, []string{"bob@example.org"}, authMessage(tok, "ceo@quar.test"))
 		c.quit()
 		if code != 451 || !strings.Contains(text, "4.4.3") {
 			t.Fatalf("%d %s, want 451 4.4.3 (on_error: tempfail)", code, text)
 		}
-		e2eAuth.levee.waitLog("SPF_TEMPERROR", 10*time.Second)
+		// the 451 would hide a fail: the verdict's own hits must be temperrors only
+		e2eAuth.levee.waitLog("from="+from, 10*time.Second)
+		var hits string
+		for _, line := range strings.Split(e2eAuth.levee.log.String(), "\n") {
+			if strings.Contains(line, "msg=message") && strings.Contains(line, "from="+from) {
+				if m := regexp.MustCompile(`\bhits=(\S*)`).FindStringSubmatch(line); m != nil {
+					hits = m[1]
+				}
+			}
+		}
+		if !strings.Contains(hits, "SPF_TEMPERROR") || !strings.Contains(hits, "DMARC_TEMPERROR") {
+			t.Errorf("hits %q, want SPF_TEMPERROR and DMARC_TEMPERROR", hits)
+		}
+		for _, h := range strings.Split(hits, ",") {
+			if strings.Contains(h, "FAIL") || strings.Contains(h, "REJECT") || strings.Contains(h, "QUAR") || h == "SPF_NEUTRAL" {
+				t.Errorf("hit %s with DNS down (hits %s)", h, hits)
+			}
+		}
 	})
 
 	t.Run("metrics", func(t *testing.T) {
