@@ -3,7 +3,7 @@
 // own smtpd services on free 127.0.0.1 ports, everything it accepts relayed
 // to one next hop (usually a Sink of this package). Several instances (and
 // the system's own Postfix) run side by side. `levee soak` drives one; the
-// end-to-end tests of cmd/levee can build theirs with it.
+// end-to-end tests of cmd/levee build theirs with it.
 //
 //	p, err := postfix.Start(postfix.Config{
 //		Dir:       dir,
