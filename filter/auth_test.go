@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-milter"
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/levee-mail/levee/filter/mta/bench"
 	"github.com/levee-mail/levee/rules"
 	"github.com/levee-mail/levee/rules/auth"
 	"github.com/levee-mail/levee/rules/auth/authtest"
@@ -40,42 +41,20 @@ type rawMsg struct {
 	data           []byte
 }
 
-// sendRaw plays one message to the milter: header fields as Postfix sends
-// them (the space after the colon removed), the body in 64 KiB chunks.
+// sendRaw plays one message file to the milter as Postfix hands it over
+// (split by bench.NewMessage, as `levee bench` replays a corpus: header
+// values without the space after the colon, folding kept; the body in
+// 64 KiB chunks) from a client at m.ip.
 func sendRaw(t *testing.T, h *harness, m rawMsg) ([]milter.ModifyAction, *milter.Action) {
 	t.Helper()
 	s := h.session(t)
 	connect(t, s, m.ip, "["+m.ip+"]", m.helo)
-	if len(m.macros) > 0 {
-		if err := s.Macros(milter.CodeMail, m.macros...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := s.Mail(m.from, nil)
-	must(t, a, err)
-	a, err = s.Rcpt("bob@example.org", nil)
-	must(t, a, err)
-	hdr, body, _ := bytes.Cut(m.data, []byte("\r\n\r\n"))
-	var fields [][2]string
-	for _, line := range strings.Split(string(hdr), "\r\n") {
-		if line[0] == ' ' || line[0] == '\t' {
-			fields[len(fields)-1][1] += "\n" + line
-			continue
-		}
-		name, value, _ := strings.Cut(line, ":")
-		fields = append(fields, [2]string{name, strings.TrimPrefix(value, " ")})
-	}
-	for _, f := range fields {
-		a, err := s.HeaderField(f[0], f[1])
-		must(t, a, err)
-	}
-	a, err = s.HeaderEnd()
-	must(t, a, err)
-	acts, act, err := s.BodyReadFrom(bytes.NewReader(body))
+	bm, err := bench.NewMessage("raw", m.data, rules.Envelope{MailFrom: m.from, Rcpts: []string{"bob@example.org"}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return acts, act
+	bm.MailMacros = m.macros
+	return play(t, s, &bm.Message)
 }
 
 func inserted(acts []milter.ModifyAction, name string) []string {
