@@ -93,7 +93,7 @@ func newDaemon(path string, cfg *Config, log *slog.Logger, hup chan os.Signal) (
 			d.metrics, err = startMetrics(cfg.Metrics.Listen, d.reg, d.health, log)
 		}
 		if err != nil {
-				ln.Close()
+			ln.Close()
 			e.Close()
 			d.state.close()
 			return nil, err
