@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-milter"
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/levee-mail/levee/filter/mta/bench"
 	"github.com/levee-mail/levee/rules"
 	"github.com/levee-mail/levee/rules/auth"
 	"github.com/levee-mail/levee/rules/auth/authtest"
@@ -40,42 +41,20 @@ type rawMsg struct {
 	data           []byte
 }
 
-// sendRaw plays one message to the milter: header fields as Postfix sends
-// them (the space after the colon removed), the body in 64 KiB chunks.
+// sendRaw plays one message file to the milter as Postfix hands it over
+// (split by bench.NewMessage, as `levee bench` replays a corpus: header
+// values without the space after the colon, folding kept; the body in
+// 64 KiB chunks) from a client at m.ip.
 func sendRaw(t *testing.T, h *harness, m rawMsg) ([]milter.ModifyAction, *milter.Action) {
 	t.Helper()
 	s := h.session(t)
 	connect(t, s, m.ip, "["+m.ip+"]", m.helo)
-	if len(m.macros) > 0 {
-		if err := s.Macros(milter.CodeMail, m.macros...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := s.Mail(m.from, nil)
-	must(t, a, err)
-	a, err = s.Rcpt("bob@example.org", nil)
-	must(t, a, err)
-	hdr, body, _ := bytes.Cut(m.data, []byte("\r\n\r\n"))
-	var fields [][2]string
-	for _, line := range strings.Split(string(hdr), "\r\n") {
-		if line[0] == ' ' || line[0] == '\t' {
-			fields[len(fields)-1][1] += "\n" + line
-			continue
-		}
-		name, value, _ := strings.Cut(line, ":")
-		fields = append(fields, [2]string{name, strings.TrimPrefix(value, " ")})
-	}
-	for _, f := range fields {
-		a, err := s.HeaderField(f[0], f[1])
-		must(t, a, err)
-	}
-	a, err = s.HeaderEnd()
-	must(t, a, err)
-	acts, act, err := s.BodyReadFrom(bytes.NewReader(body))
+	bm, err := bench.NewMessage("raw", m.data, rules.Envelope{MailFrom: m.from, Rcpts: []string{"bob@example.org"}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return acts, act
+	bm.MailMacros = m.macros
+	return play(t, s, &bm.Message)
 }
 
 func inserted(acts []milter.ModifyAction, name string) []string {
@@ -261,5 +240,125 @@ func TestDKIMSigningThroughMilter(t *testing.T) {
 		if ok, out := authtest.DKIMPyVerify(t, n.Addr, deliver(acts, tc.m.data)); !ok {
 			t.Errorf("%s: dkimpy: %s", tc.name, out)
 		}
+	}
+}
+
+// Several signing domains at once, one RSA (good.test) and one Ed25519
+// (strict.test): each signs its own From domain's mail only, whatever the
+// envelope sender, and a third domain's mail is not signed. dkimpy verifies
+// each signature against the zone's keys.
+func TestDKIMSigningSeveralDomains(t *testing.T) {
+	authtest.NeedDKIMPy(t)
+	k := authtest.TestKeys()
+	n := authtest.StartNSD(t, authtest.Zones(k))
+	dir := t.TempDir()
+	e := authEngine(t, n, func(rc *rules.Config) {
+		rc.Auth.Sign = []auth.SignKey{
+			{Domain: "good.test", Selector: "rsa", Key: authtest.WriteKey(t, dir, "rsa.key", authtest.PEM(k.RSA))},
+			{Domain: "strict.test", Selector: "ed", Key: authtest.WriteKey(t, dir, "ed.key", authtest.PEM(k.Ed))},
+		}
+	})
+	h := startWithEngine(t, e)
+	for _, tc := range []struct {
+		envFrom, hdrFrom string
+		want             string // "d=... a=..." of the one signature; "" for none
+	}{
+		{"ceo@good.test", "ceo@good.test", "d=good.test a=rsa-sha256"},
+		{"ceo@strict.test", "ceo@strict.test", "d=strict.test a=ed25519-sha256"},
+		// the From domain chooses the key, not the envelope sender
+		{"ceo@good.test", "ceo@strict.test", "d=strict.test a=ed25519-sha256"},
+		{"ceo@strict.test", "ceo@good.test", "d=good.test a=rsa-sha256"},
+		{"a@other.test", "a@other.test", ""},
+		{"ceo@good.test", "a@other.test", ""},
+	} {
+		m := rawMsg{ip: authtest.BadIP, helo: "laptop", from: tc.envFrom, macros: []string{"{auth_authen}", "ceo"}, data: testMsg(tc.hdrFrom)}
+		acts, act := sendRaw(t, h, m)
+		sigs := inserted(acts, "DKIM-Signature")
+		name := tc.envFrom + " / From " + tc.hdrFrom
+		if tc.want == "" {
+			if len(sigs) != 0 {
+				t.Errorf("%s: signed: %q", name, sigs)
+			}
+			continue
+		}
+		if len(sigs) != 1 {
+			t.Errorf("%s: %d signatures (action %c), want 1", name, len(sigs), act.Code)
+			continue
+		}
+		tags := map[string]string{}
+		for _, tag := range strings.Split(sigs[0], ";") {
+			k, v, _ := strings.Cut(tag, "=")
+			tags[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		if got := "d=" + tags["d"] + " a=" + tags["a"]; got != tc.want {
+			t.Errorf("%s: %s, want %s", name, got, tc.want)
+		}
+		signed := []byte("DKIM-Signature: " + strings.ReplaceAll(sigs[0], "\n", "\r\n") + "\r\n" + string(m.data))
+		if ok, out := authtest.DKIMPyVerify(t, n.Addr, signed); !ok {
+			t.Errorf("%s: dkimpy: %s", name, out)
+		}
+	}
+}
+
+// SPF starts at MAIL FROM and DMARC at end of header, each in time for end
+// of message: a resolver that records its queries sees the SPF record asked
+// before any header field is sent, and the DMARC record asked after end of
+// header but before the body (and never while the header fields come in).
+func TestAuthLookupStages(t *testing.T) {
+	res := &dns.MapResolver{TXT: map[string][]string{
+		"good.test":        {"v=spf1 ip4:192.0.2.0/25 -all"},
+		"_dmarc.good.test": {"v=DMARC1; p=reject"},
+	}}
+	rc := testConfig()
+	rc.DNS = dns.ResolverConfig{Timeout: 300 * time.Millisecond, Deadline: time.Second}
+	rc.Auth = auth.Config{Enabled: true, SPF: true, DKIM: true, DMARC: true, AuthservID: "mx.levee.test"}
+	e, err := rules.NewEngine(rc, rules.Options{Resolver: res, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startWithEngine(t, e)
+	const spfQ, dmarcQ = "TXT good.test", "TXT _dmarc.good.test"
+	// waitQuery waits (a generous bound: the lookup runs in the background)
+	// until q has been asked.
+	waitQuery := func(q, stage string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); res.Count(q) == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not asked %s; queries: %q", q, stage, res.Queries())
+			}
+		}
+	}
+	s := h.session(t)
+	connect(t, s, authtest.GoodIP, "["+authtest.GoodIP+"]", "mta.good.test")
+	if n := res.Count(spfQ) + res.Count(dmarcQ); n != 0 {
+		t.Fatalf("asked before MAIL FROM: %q", res.Queries())
+	}
+	a, err := s.Mail("a@good.test", nil)
+	must(t, a, err)
+	waitQuery(spfQ, "after MAIL FROM, before the header")
+	a, err = s.Rcpt("bob@example.org", nil)
+	must(t, a, err)
+	hdr, body, _ := strings.Cut(string(testMsg("a@good.test")), "\r\n\r\n")
+	for _, line := range strings.Split(hdr, "\r\n") {
+		name, value, _ := strings.Cut(line, ": ")
+		a, err := s.HeaderField(name, value)
+		must(t, a, err)
+	}
+	if res.Count(dmarcQ) != 0 {
+		t.Fatalf("DMARC asked before end of header: %q", res.Queries())
+	}
+	a, err = s.HeaderEnd()
+	must(t, a, err)
+	waitQuery(dmarcQ, "after end of header, before the body")
+	acts, act, err := s.BodyReadFrom(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar := inserted(acts, "Authentication-Results")
+	if act.Code != milter.ActAccept || len(ar) != 1 || !strings.Contains(ar[0], "spf=pass") || !strings.Contains(ar[0], "dmarc=pass") {
+		t.Errorf("%c %q", act.Code, ar)
+	}
+	if n := res.Count(spfQ); n != 1 {
+		t.Errorf("SPF record asked %d times", n)
 	}
 }

@@ -1,70 +1,37 @@
 package filter
 
 import (
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-milter"
-	"github.com/miekg/dns"
 
 	"github.com/levee-mail/levee/filter/mta"
+	"github.com/levee-mail/levee/filter/mta/rbldnsd"
 	"github.com/levee-mail/levee/rules"
 	"github.com/levee-mail/levee/rules/dnsbl"
 )
 
-// startRbldnsd runs Debian's rbldnsd on a loopback port serving zone bl.test
-// from the given ip4set data, and returns "127.0.0.1:PORT".
+// startRbldnsd serves zone bl.test from the given ip4set data on Debian's
+// rbldnsd (filter/mta/rbldnsd) and returns "127.0.0.1:PORT".
 func startRbldnsd(t *testing.T, data string) string {
 	t.Helper()
-	bin, err := exec.LookPath("rbldnsd")
-	if err != nil {
+	if _, err := os.Stat(rbldnsd.Bin); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("rbldnsd is not installed (the test command installs it)")
 		}
 		t.Skip("rbldnsd not installed")
 	}
 	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	if err := os.WriteFile(filepath.Join(dir, "zone"), []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	os.Chmod(dir, 0o755) // rbldnsd started as root drops to nobody
+	r, err := rbldnsd.Start(dir, rbldnsd.Options{}, []rbldnsd.Zone{{Name: "bl.test", Type: "ip4set", Data: data}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	pc.Close()
-	args := []string{"-n", "-b", "127.0.0.1/" + strconv.Itoa(port), "-r", dir, "-w", "/", "-t", "60"}
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", "rbldns")
-	}
-	args = append(args, "bl.test:ip4set:zone")
-	cmd := exec.Command(bin, args...)
-	out := &syncBuf{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m := new(dns.Msg).SetQuestion("2.0.0.127.bl.test.", dns.TypeA)
-		if r, _, err := c.Exchange(m, addr); err == nil && len(r.Answer) > 0 {
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rbldnsd did not answer: %s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	t.Cleanup(r.Stop)
+	return r.Addr()
 }
 
 func dnsblConfig(server string, early bool) rules.Config {

@@ -211,6 +211,13 @@ func send(t *testing.T, s *mta.Session, m msg) ([]milter.ModifyAction, *milter.A
 	for _, h := range m.headers {
 		tm.Header = append(tm.Header, mta.Field{Name: h[0], Value: h[1]})
 	}
+	return play(t, s, tm)
+}
+
+// play sends one transaction and fails the test when levee answers before
+// end of message.
+func play(t *testing.T, s *mta.Session, tm *mta.Message) ([]milter.ModifyAction, *milter.Action) {
+	t.Helper()
 	r, err := s.Send(tm)
 	if err != nil {
 		t.Fatal(err)

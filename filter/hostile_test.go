@@ -558,9 +558,11 @@ func TestHostileConnections(t *testing.T) {
 	if err != nil {
 		t.Errorf("real mail helper: %v\n%s", err, out)
 	}
-	answered := 0
+	answered, retried := 0, 0
 	for _, l := range strings.Split(string(out), "\n") {
 		switch {
+		case strings.HasPrefix(l, "retried "):
+			retried++
 		case strings.HasPrefix(l, "verdict ok "):
 			answered++
 		case strings.HasPrefix(l, "verdict "):
@@ -569,6 +571,9 @@ func TestHostileConnections(t *testing.T) {
 	}
 	if answered != real {
 		t.Errorf("%d of %d real messages got the right verdict:\n%s", answered, real, out)
+	}
+	if retried > real/5 {
+		t.Errorf("%d of %d real connections were evicted before they negotiated:\n%s", retried, real, out)
 	}
 	if atLimit.Load() == 0 {
 		t.Error("levee never was at max_connections while the real mail went through")
@@ -645,6 +650,15 @@ func TestHelperRealMail(t *testing.T) {
 	for i := 0; i < n; i++ {
 		spam := i%2 == 1
 		mods, act, err := sendOne(addr, spam)
+		// A connection evicted before levee read its negotiation (on a
+		// loaded machine the flood can outrun the client's first write):
+		// Postfix applies milter_default_action and the message is tried
+		// again later. So does this client, a few times.
+		for try := 0; try < 3 && err != nil && strings.Contains(err.Error(), "negotiat"); try++ {
+			fmt.Printf("retried %d: %v\n", i, err)
+			time.Sleep(100 * time.Millisecond)
+			mods, act, err = sendOne(addr, spam)
+		}
 		switch {
 		case err != nil:
 			fmt.Printf("verdict error: message %d (spam %v): %v\n", i, spam, err)

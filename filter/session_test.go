@@ -3,7 +3,6 @@ package filter
 import (
 	"bytes"
 	"encoding/binary"
-	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/emersion/go-milter"
 
+	"github.com/levee-mail/levee/filter/mta"
 	"github.com/levee-mail/levee/filter/mta/bench"
 	"github.com/levee-mail/levee/rules"
 )
@@ -136,47 +136,25 @@ func TestHeadersResetWithoutAbort(t *testing.T) {
 // which would desynchronise the stream. levee's connection layer agrees on
 // exactly the no-reply flags of the events it always passes (never RCPT,
 // where early rejects come) and holds go-milter's answers back. Negotiate
-// by hand as a v6 MTA offering every flag (Postfix does) and read the masks.
+// as a v6 MTA offering every flag (Postfix does) and read the masks.
 func TestNoReplyFlagsNegotiatedByLevee(t *testing.T) {
 	h := start(t, testConfig(), rules.Options{}, Config{})
-	network, address, _ := ParseAddr(h.addr)
-	c, err := net.Dial(network, address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var pkt bytes.Buffer
-	binary.Write(&pkt, binary.BigEndian, uint32(13))
-	pkt.WriteByte('O')
-	binary.Write(&pkt, binary.BigEndian, uint32(6))
-	binary.Write(&pkt, binary.BigEndian, uint32(0x1ff))
-	binary.Write(&pkt, binary.BigEndian, uint32(0x1fffff))
-	c.Write(pkt.Bytes())
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var hdr [5]byte
-	if _, err := io.ReadFull(c, hdr[:]); err != nil {
-		t.Fatal(err)
-	}
-	body := make([]byte, binary.BigEndian.Uint32(hdr[:4])-1)
-	if _, err := io.ReadFull(c, body); err != nil || hdr[4] != 'O' || len(body) < 12 {
-		t.Fatalf("bad optneg reply %q %v", hdr, err)
-	}
-	version := binary.BigEndian.Uint32(body[0:])
-	proto := milter.OptProtocol(binary.BigEndian.Uint32(body[8:]))
+	s := h.dial(t, mta.PostfixProtocol)
 	noReply := milter.OptNoConnReply | milter.OptNoHeloReply | milter.OptNoMailReply | milter.OptNoRcptReply |
 		milter.OptNoDataReply | milter.OptNoUnknownReply | milter.OptNoEOHReply | milter.OptNoBodyReply | milter.OptNoHeaderReply
-	if proto&noReply != milter.OptNoConnReply|milter.OptNoHeloReply|milter.OptNoMailReply|milter.OptNoHeaderReply|
+	if s.Protocol&noReply != milter.OptNoConnReply|milter.OptNoHeloReply|milter.OptNoMailReply|milter.OptNoHeaderReply|
 		milter.OptNoEOHReply|milter.OptNoBodyReply {
-		t.Fatalf("server negotiated no-reply flags %#x", proto&noReply)
+		t.Fatalf("server negotiated no-reply flags %#x", s.Protocol&noReply)
 	}
-	if proto&(milter.OptNoUnknown|milter.OptNoData) != milter.OptNoUnknown|milter.OptNoData {
-		t.Errorf("server did not ask to skip unknown commands and DATA: %#x", proto)
+	if s.Protocol&(milter.OptNoUnknown|milter.OptNoData) != milter.OptNoUnknown|milter.OptNoData {
+		t.Errorf("server did not ask to skip unknown commands and DATA: %#x", s.Protocol)
 	}
-	if version != 2 {
-		t.Errorf("protocol version %d: the docs say go-milter v0.5.0 speaks 2", version)
+	if s.Version != 2 {
+		t.Errorf("protocol version %d: the docs say go-milter v0.5.0 speaks 2", s.Version)
 	}
-	// and the stream stays in step: messages on a normal session work
-	s := h.connected(t, "192.0.2.50", "b.example.com")
+	// and the stream stays in step: messages on this session, whose
+	// answers before RCPT and end of message are not awaited, work
+	connect(t, s, "192.0.2.50", "b.example.com", "b.example.com")
 	for i := 0; i < 2; i++ {
 		if _, act := send(t, s, ham()); act.Code != milter.ActAccept {
 			t.Fatalf("action %c", act.Code)

@@ -202,7 +202,8 @@ func (s *State) rateAlarm(st *connState, subj ratelimit.Subject, what string, op
 
 // stateEOM applies the end-of-message greylist action: a message whose
 // score reached thresholds.greylist is tempfailed when one of its
-// triplets is new to the store.
+// triplets is new to the store. Never for the clients greylisting spares
+// at RCPT: trusted, authenticated, DNS-allowlisted, the null sender.
 func (st *connState) stateEOM(env *rules.Envelope, v *rules.Verdict) {
 	s := st.srv.State
 	if s == nil || !v.Greylist || v.Skipped != "" || env.MailFrom == "" || !env.ClientIP.IsValid() || len(env.Rcpts) == 0 {
@@ -210,6 +211,18 @@ func (st *connState) stateEOM(env *rules.Envelope, v *rules.Verdict) {
 	}
 	cfg := st.engine.Config()
 	if trustedAddr(cfg, env.ClientIP) || env.AuthUser != "" {
+		return
+	}
+	// A client on a DNS allowlist is never greylisted, here as at RCPT
+	// (where stateRcpt judged the client; its DNS answers are cached, so
+	// judging it here when it was not is cheap).
+	if st.ms.connect == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.DNS.Deadline+time.Second)
+		c := st.engine.ConnectScore(ctx, env, st.dns)
+		cancel()
+		st.ms.connect = &c
+	}
+	if st.ms.connect.Allowlisted {
 		return
 	}
 	gl := &cfg.Greylist

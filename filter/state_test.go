@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/levee-mail/levee/filter/mta"
 	"github.com/levee-mail/levee/rules"
+	"github.com/levee-mail/levee/rules/dnsbl"
 	"github.com/levee-mail/levee/rules/greylist"
 	"github.com/levee-mail/levee/rules/ratelimit"
 	"github.com/levee-mail/levee/rules/state"
@@ -44,9 +46,16 @@ type stateHarness struct {
 // when nil).
 func startState(t *testing.T, rc rules.Config, store state.Store, onError string, extra ...rules.Rule) *stateHarness {
 	t.Helper()
+	return startStateWith(t, rc, rules.Options{NoDNS: true, ExtraRules: extra}, store, onError)
+}
+
+// startStateWith is startState with the engine's options (a resolver).
+func startStateWith(t *testing.T, rc rules.Config, opt rules.Options, store state.Store, onError string) *stateHarness {
+	t.Helper()
 	logs := &syncBuf{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e, err := rules.NewEngine(rc, rules.Options{Logger: log, NoDNS: true, ExtraRules: extra})
+	opt.Logger = log
+	e, err := rules.NewEngine(rc, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +169,38 @@ func TestGreylistAtRcpt(t *testing.T) {
 	}
 }
 
+// A client network whose retries passed auto_allow times skips
+// greylisting: a new triplet from it passes at the first attempt
+// (outcome auto_allowed); another network is still greylisted.
+func TestGreylistAutoAllow(t *testing.T) {
+	rc := greyConfig("always")
+	two := 2
+	rc.Greylist.AutoAllow = &two
+	h := startState(t, rc, nil, "accept")
+	attempt := func(ip, from string) *milter.Action {
+		s := h.session(t)
+		defer s.Abort()
+		connect(t, s, ip, "mail.example.net", "mail.example.net")
+		return rcptAnswer(t, s, from, "bob@example.org")
+	}
+	for i, from := range []string{"a@example.net", "b@example.net"} {
+		wantCode(t, from+" first", attempt("192.0.2.10", from), 451, "4.7.1 Greylisted")
+		h.clock.add(6 * time.Minute)
+		wantCode(t, from+" retry", attempt("192.0.2.11", from), 0, "")
+		if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("rcpt", "auto_allowed")); got != 0 {
+			t.Fatalf("auto_allowed after %d passes = %v", i+1, got)
+		}
+	}
+	wantCode(t, "new sender, allowed network", attempt("192.0.2.12", "c@example.net"), 0, "")
+	if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("rcpt", "auto_allowed")); got != 1 {
+		t.Errorf("levee_greylist_total{stage=rcpt,outcome=auto_allowed} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("rcpt", "passed")); got != 2 {
+		t.Errorf("passed = %v, want 2", got)
+	}
+	wantCode(t, "another network", attempt("192.0.3.12", "c@example.net"), 451, "4.7.1 Greylisted")
+}
+
 // when: doubtful greylists the client without reverse DNS, not the one
 // with a good name; the null sender and authenticated clients never.
 func TestGreylistDoubtful(t *testing.T) {
@@ -235,6 +276,51 @@ func TestRateLimitUser(t *testing.T) {
 	s.Abort()
 }
 
+// An unauthenticated client network past its limit gets 451 4.7.1 at
+// RCPT, whichever of its hosts sends; the hit is counted and logged with
+// the network; another /24 is not limited.
+func TestRateLimitNetwork(t *testing.T) {
+	rc := testConfig()
+	rc.RateLimit = ratelimit.Config{Network: ratelimit.Limit{Recipients: 3, Window: state.Duration(time.Hour)}} // sliding (default)
+	h := startState(t, rc, nil, "accept")
+	s := h.session(t)
+	connect(t, s, "198.51.100.7", "mx1.example.net", "mx1.example.net")
+	wantCode(t, "rcpt 1", rcptAnswer(t, s, "a@example.net", "r1@example.com"), 0, "")
+	a, err := s.Rcpt("r2@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "rcpt 2", a, 0, "")
+	s.Abort()
+	// another host of the same /24 shares the count
+	s = h.session(t)
+	connect(t, s, "198.51.100.8", "mx2.example.net", "mx2.example.net")
+	wantCode(t, "rcpt 3", rcptAnswer(t, s, "b@example.net", "r3@example.com"), 0, "")
+	for _, r := range []string{"r4@example.com", "r5@example.com"} {
+		a, err := s.Rcpt(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, r, a, 451, "4.7.1 Sending rate limit exceeded")
+	}
+	s.Abort()
+	if got := testutil.ToFloat64(h.hooks.m.rate.WithLabelValues("network", "recipients")); got != 2 {
+		t.Errorf("levee_ratelimit_hits_total{kind=network,limit=recipients} = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(h.hooks.m.rate.WithLabelValues("user", "recipients")); got != 0 {
+		t.Errorf("levee_ratelimit_hits_total{kind=user} = %v, want 0", got)
+	}
+	logs := h.logs.String()
+	if n := strings.Count(logs, "rate limit exceeded"); n != 1 || !strings.Contains(logs, "kind=network account=198.51.100.0/24") {
+		t.Errorf("alarm logged %d times (want once, naming the network):\n%s", n, logs)
+	}
+	// another /24 is not limited
+	s = h.session(t)
+	connect(t, s, "198.51.101.7", "mx.example.com", "mx.example.com")
+	wantCode(t, "other network", rcptAnswer(t, s, "c@example.com", "r6@example.com"), 0, "")
+	s.Abort()
+}
+
 // thresholds.greylist: a message that scores over it is tempfailed at end
 // of message while its triplet is new, and accepted once it retried.
 func TestGreylistAtEndOfMessage(t *testing.T) {
@@ -268,6 +354,47 @@ func TestGreylistAtEndOfMessage(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("eom", "new")); got != 1 {
 		t.Errorf("eom new = %v", got)
+	}
+}
+
+// The end-of-message greylist action spares a client on a DNS allowlist,
+// as greylisting at RCPT does: the same doubtful body from a client that
+// is not listed is tempfailed.
+func TestGreylistAtEndOfMessageAllowlisted(t *testing.T) {
+	rc := greyConfig("doubtful")
+	rc.Thresholds.Greylist = rules.At(4)
+	rc.DNSBL.Lists = []dnsbl.List{{Name: "wl.test", Zone: "wl.test", Kind: "ip",
+		Answers: []dnsbl.Answer{{Match: "127.0.5.2", Rule: "TEST_DNSWL", Score: -0.1, Description: "on wl.test"}}}}
+	res := &dnsbl.MapResolver{A: map[string][]netip.Addr{"77.100.51.198.wl.test": {netip.MustParseAddr("127.0.5.2")}}}
+	doubtfulBody := rules.Rule{Name: "TEST_DOUBTFUL", Score: 4.8, Kind: rules.KindMIME, Desc: "test",
+		Test: func(m *rules.Message) bool { return strings.Contains(string(m.Body), "doubtful") }}
+	h := startStateWith(t, rc, rules.Options{Resolver: res, ExtraRules: []rules.Rule{doubtfulBody}}, nil, "accept")
+	m := ham()
+	m.body = "a doubtful offer\r\n"
+	for _, c := range []struct {
+		name, ip string
+		code     int
+	}{
+		{"on the allowlist", "198.51.100.77", 0},
+		{"not listed", "198.51.100.10", 451},
+	} {
+		s := h.session(t)
+		connect(t, s, c.ip, "mail.example.net", "mail.example.net")
+		_, act := send(t, s, m)
+		_, v := h.rec.last(t)
+		if !v.Greylist {
+			t.Fatalf("%s: the score %v does not reach thresholds.greylist: the test proves nothing", c.name, v.Score)
+		}
+		if c.code == 0 {
+			if act.Code != milter.ActAccept {
+				t.Fatalf("%s: %c %d %s, want it accepted", c.name, act.Code, act.SMTPCode, act.SMTPText)
+			}
+			continue
+		}
+		wantCode(t, c.name, act, c.code, "4.7.1 Greylisted")
+	}
+	if got := testutil.ToFloat64(h.hooks.m.grey.WithLabelValues("eom", "new")); got != 1 {
+		t.Errorf("eom new = %v, want 1 (the client not listed)", got)
 	}
 }
 

@@ -37,6 +37,12 @@ func TestConnectScore(t *testing.T) {
 		{"no rDNS", Envelope{ClientIP: netip.MustParseAddr("192.0.2.1"), ClientName: "[192.0.2.1]", Helo: "mail.example.com", MailFrom: "a@example.com"}, 1, false, true},
 		{"DNSWL", Envelope{ClientIP: netip.MustParseAddr("192.0.2.20"), ClientName: "[192.0.2.20]", Helo: "x", MailFrom: "a@example.com"}, -0.5, true, false},
 		{"listed and allowlisted", Envelope{ClientIP: netip.MustParseAddr("192.0.2.30"), ClientName: "mail.example.com", Helo: "mail.example.com", MailFrom: "a@example.com"}, -5, true, false},
+		// good rDNS, no listing: the HELO heuristics alone reach greylist.score (1)...
+		{"HELO only", Envelope{ClientIP: netip.MustParseAddr("192.0.2.1"), ClientName: "mail.example.com", Helo: "laptop", MailFrom: "a@example.com"}, 1.1, false, true},
+		// ...or stay under it
+		{"HELO only, under the score", Envelope{ClientIP: netip.MustParseAddr("192.0.2.1"), ClientName: "mail.example.com", Helo: "[192.0.2.1]", MailFrom: "a@example.com"}, 0.4, false, false},
+		// a generic name gets greylist.rdns_score (1) besides RDNS_DYNAMIC
+		{"dynamic rDNS", Envelope{ClientIP: netip.MustParseAddr("192.0.2.40"), ClientName: "host-192-0-2-40.dsl.example.net", Helo: "mail.example.net", MailFrom: "a@example.com"}, 1.5, false, true},
 		{"authenticated", Envelope{ClientIP: netip.MustParseAddr("192.0.2.10"), ClientName: "[192.0.2.10]", AuthUser: "alice", MailFrom: "a@example.com"}, 0, false, false},
 	} {
 		env := c.env

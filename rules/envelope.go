@@ -11,7 +11,6 @@ package rules
 //   - MAIL FROM: NULL_SENDER_NOT_BOUNCE, ENVFROM_FORGED_PROVIDER
 
 import (
-	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -59,29 +58,6 @@ func init() {
 }
 
 // ---- HELO
-
-// heloName returns the HELO name lower-cased, without a trailing dot; ""
-// for an address literal.
-func heloName(m *Message) string {
-	h := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(m.Env.Helo)), ".")
-	if _, ok := heloIP(h); ok {
-		return ""
-	}
-	return h
-}
-
-// heloIP parses a HELO that is an address, bracketed ("[1.2.3.4]",
-// "[IPv6:...]") or bare.
-func heloIP(h string) (netip.Addr, bool) {
-	h = strings.TrimSpace(h)
-	h = strings.TrimPrefix(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), "IPv6:")
-	h = strings.TrimPrefix(h, "ipv6:")
-	a, err := netip.ParseAddr(h)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return a.Unmap(), true
-}
 
 func heloBareIP(m *Message) bool {
 	_, ok := heloIP(m.Env.Helo)
@@ -165,84 +141,6 @@ func heloNERDNS(m *Message) bool {
 		return false
 	}
 	return orgDomain(name) != orgDomain(h)
-}
-
-// ---- dynamic host names (HELO and reverse DNS)
-
-// dynWordRE matches the words ISPs put into host names of home and
-// dial-up lines (SpamAssassin 20_dynrdns.cf, rspamd hfilter checks_hellohost).
-var dynWordRE = regexp.MustCompile(`(?:^|[^a-z])(?:[avxs]?dsl|adsl\d*|dial(?:up|in)?|dhcp|ppp(?:oe)?|pool|dyn(?:amic|ip)?|cable|cpe|broadband|bband|customer|cust|resnet|residential|ftth|fttx|fttc|catv|modem|dslam|nat|wifi|wlan|mobile|cellular|dip|hsd\d*|user|home|client)(?:$|[^a-z])`)
-
-// looksDynamic reports host names that embed the client's address or
-// carry dynamic-pool words next to long digit runs.
-func looksDynamic(name string, ip netip.Addr) bool {
-	name = strings.ToLower(name)
-	if embedsIP(name, ip) {
-		return true
-	}
-	first := name
-	if i := strings.IndexByte(name, '.'); i > 0 {
-		first = name[:i]
-	}
-	digits := 0
-	for _, c := range name {
-		if c >= '0' && c <= '9' {
-			digits++
-		}
-	}
-	if digits >= 4 && dynWordRE.MatchString(name) {
-		return true
-	}
-	// ISP style first labels made of letters and many digit groups:
-	// "d54c2f9a1.static", "c-67-180-1-2", "ip68-1-2-3", "host-1-2-3-4".
-	return genericLabelRE.MatchString(first)
-}
-
-var genericLabelRE = regexp.MustCompile(`^(?:[a-z]{1,4}[-_.]?)?\d{1,3}[-_x]\d{1,3}[-_x]\d{1,3}[-_x]\d{1,3}(?:[-_.][a-z0-9]*)?$|^(?:[a-z]{0,4}[-_]?)[0-9a-f]{8}$`)
-
-// embedsIP reports whether the name carries at least three of the IPv4
-// client address's octets as separate numbers, or the address in hex.
-func embedsIP(name string, ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if !ip.Is4() {
-		return false
-	}
-	o := ip.As4()
-	hex := fmt.Sprintf("%02x%02x%02x%02x", o[0], o[1], o[2], o[3])
-	if strings.Contains(name, hex) {
-		return true
-	}
-	var nums []string
-	cur := ""
-	for i := 0; i <= len(name); i++ {
-		if i < len(name) && name[i] >= '0' && name[i] <= '9' {
-			cur += name[i : i+1]
-			continue
-		}
-		if cur != "" {
-			nums = append(nums, strings.TrimLeft(cur, "0"))
-			cur = ""
-		}
-	}
-	if len(nums) < 3 {
-		// also "1921681010"-style: the decimal octets run together
-		full := fmt.Sprintf("%d%d%d%d", o[0], o[1], o[2], o[3])
-		pad := fmt.Sprintf("%03d%03d%03d%03d", o[0], o[1], o[2], o[3])
-		return len(full) >= 8 && (strings.Contains(name, full) || strings.Contains(name, pad))
-	}
-	found := 0
-	used := make([]bool, len(nums))
-	for _, b := range o {
-		s := strings.TrimLeft(fmt.Sprint(b), "0")
-		for j, n := range nums {
-			if !used[j] && n == s {
-				used[j] = true
-				found++
-				break
-			}
-		}
-	}
-	return found >= 3
 }
 
 // ---- MAIL FROM

@@ -1,10 +1,12 @@
 package rules
 
-// The mailbox providers the checks know: the freemail domains anyone can
-// sign up with (FREEMAIL_FORGED_REPLYTO, FREEMAIL_HTML_ONLY,
-// FROM_NAME_SERVICE), and the big providers whose users' mail always
-// leaves through their own servers (ENVFROM_FORGED_PROVIDER,
-// HELO_FAKE_PROVIDER, FORGED_*_RCVD).
+// The providers and domains the checks know: the freemail domains anyone
+// can sign up with (FREEMAIL_FORGED_REPLYTO, FREEMAIL_HTML_ONLY,
+// FROM_NAME_SERVICE), the big providers whose users' mail always leaves
+// through their own servers (ENVFROM_FORGED_PROVIDER, HELO_FAKE_PROVIDER,
+// FORGED_*_RCVD), and the free hosting domains and abused top-level
+// domains of links and From addresses (URI_FREE_HOSTING, FROM_FREE_HOSTING,
+// URI_ABUSED_TLD, FROM_ABUSED_TLD).
 
 import "strings"
 
@@ -118,4 +120,38 @@ func (p *bigProvider) ownsHost(host string) bool {
 		}
 	}
 	return false
+}
+
+// ---- where anyone can host a page, and the top-level domains of abuse
+
+// freeHosting: domains where anyone can publish a page or a file in
+// minutes, under the provider's name.
+var freeHosting = setOf(`web.app firebaseapp.com firebasestorage.googleapis.com storage.googleapis.com
+	blob.core.windows.net web.core.windows.net azurewebsites.net r2.dev pages.dev workers.dev
+	ipfs.io dweb.link cloudflare-ipfs.com ipfs.w3s.link nftstorage.link fleek.co
+	netlify.app vercel.app glitch.me herokuapp.com onrender.com fly.dev repl.co replit.app
+	000webhostapp.com weebly.com wixsite.com webflow.io godaddysites.com square.site
+	sites.google.com forms.gle script.google.com
+	s3.amazonaws.com amazonaws.com digitaloceanspaces.com backblazeb2.com
+	surge.sh ngrok.io ngrok-free.app trycloudflare.com
+	sharepoint.com 1drv.ms onedrive.live.com my.canva.site canva.site
+	typeform.com jotform.com formstack.com wufoo.com myportfolio.com
+	framer.app framer.website notion.site gitbook.io carrd.co mystrikingly.com
+	tilda.ws webnode.page jimdosite.com site123.me yolasite.com`)
+
+func freeHostingHost(h string) bool { return hostIn(h, freeHosting) }
+
+// abusedTLDs: top-level domains where most registrations seen in mail are
+// spam or phishing (Spamhaus' and Interisle's most-abused TLD reports).
+var abusedTLDs = setOf(`top xyz shop click online site space buzz icu sbs cfd rest monster quest bond store fun
+	cyou cam lol mom beauty hair skin makeup boats autos yachts motorcycles pics best uno loan win bid
+	date racing review stream download trade accountant cricket science party faith men gq cf tk ml ga
+	zip mov country xin pw su work surf fit today life club vip ink kim casa bar wang`)
+
+func abusedTLDHost(h string) bool {
+	i := strings.LastIndexByte(h, '.')
+	if i < 0 || h == "" {
+		return false
+	}
+	return abusedTLDs[h[i+1:]]
 }

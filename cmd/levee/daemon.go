@@ -8,12 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +36,9 @@ type daemon struct {
 	log  *slog.Logger
 	srv  *filter.Server
 	ln   net.Listener
+	// hup is subscribed before anything starts (cmdServe): a SIGHUP sent
+	// while levee starts is a reload waiting for run.
+	hup chan os.Signal
 
 	state    *daemonState         // nil without greylisting and rate limits (state.go)
 	reg      *prometheus.Registry // nil when metrics are off
@@ -58,8 +59,8 @@ type daemon struct {
 // backstop against a message that never ends.
 var retireAfter = 10 * time.Minute
 
-func newDaemon(path string, cfg *Config, log *slog.Logger) (*daemon, error) {
-	d := &daemon{path: path, cfg: cfg, log: log, retired: map[*rules.Engine]*time.Timer{}}
+func newDaemon(path string, cfg *Config, log *slog.Logger, hup chan os.Signal) (*daemon, error) {
+	d := &daemon{path: path, cfg: cfg, log: log, hup: hup, retired: map[*rules.Engine]*time.Timer{}}
 	var reg prometheus.Registerer // stays a nil interface when metrics are off
 	if cfg.Metrics.Listen != "" {
 		d.reg, d.reloads, d.lastOK = newRegistry()
@@ -116,9 +117,7 @@ func (d *daemon) health() (int, string) {
 func (d *daemon) run() int {
 	ctx, stop := signalContext()
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	hup := d.hup
 
 	errc := make(chan error, 1)
 	go func() { errc <- d.srv.Serve(d.ln) }()

@@ -14,10 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/levee-mail/levee/filter/mta/postfix"
 	"github.com/levee-mail/levee/rules/auth/authtest"
 )
 
@@ -32,20 +34,20 @@ var e2eAuth struct {
 	metrics int // the auth levee's /metrics port
 }
 
-func setupE2EAuth(t *testing.T, p *postfixInst, dir string) (string, string, []func(), error) {
+func setupE2EAuth(t *testing.T, dir string) (string, []postfix.Service, []func(), error) {
 	off := "auth:\n  enabled: false\n"
 	for _, tool := range []string{authtest.NSDBin, authtest.Python} {
 		if _, err := os.Stat(tool); err != nil {
 			if inCI() {
-				return "", "", nil, fmt.Errorf("%s is missing", tool)
+				return "", nil, nil, fmt.Errorf("%s is missing", tool)
 			}
-			return off, "", nil, nil
+			return off, nil, nil, nil
 		}
 	}
 	k := authtest.TestKeys()
 	kdir := filepath.Join(dir, "dkim")
 	if err := os.MkdirAll(kdir, 0o700); err != nil {
-		return "", "", nil, err
+		return "", nil, nil, err
 	}
 	e2eAuth.rsaKey = filepath.Join(kdir, "rsa.key")
 	e2eAuth.edKey = filepath.Join(kdir, "ed.key")
@@ -56,7 +58,7 @@ func setupE2EAuth(t *testing.T, p *postfixInst, dir string) (string, string, []f
 	zones["example.org"] = authtest.EmptyZone("example.org")
 	n, err := authtest.Launch(filepath.Join(dir, "nsd"), zones)
 	if err != nil {
-		return "", "", nil, err
+		return "", nil, nil, err
 	}
 	stops := []func(){n.Stop}
 	sign := fmt.Sprintf("  sign:\n    - {domain: good.test, selector: rsa, key: %s}\n    - {domain: good.test, selector: ed, key: %s}\n", e2eAuth.rsaKey, e2eAuth.edKey)
@@ -82,13 +84,12 @@ auth:
 %s`, addr, e2eAuth.metrics, n.Addr, sign))
 	lp := startLeveeShared(leveeBinary(t), cfg, addr)
 	if lp == nil {
-		return "", "", stops, fmt.Errorf("levee (auth) did not start")
+		return "", nil, stops, fmt.Errorf("levee (auth) did not start")
 	}
 	stops = append(stops, func() { lp.stop() })
 	e2eAuth.nsd, e2eAuth.levee = n, lp
-	p.ports["auth"] = freePort(t)
-	master := fmt.Sprintf("127.0.0.1:%d inet n - n - - smtpd -o smtpd_milters=inet:%s -o milter_default_action=tempfail\n", p.ports["auth"], addr)
-	return "auth:\n  enabled: false\n" + sign, master, stops, nil
+	auth := postfix.Service{Name: "auth", Args: []string{"-o", "smtpd_milters=inet:" + addr, "-o", "milter_default_action=tempfail"}}
+	return "auth:\n  enabled: false\n" + sign, []postfix.Service{auth}, stops, nil
 }
 
 func e2eAuthPostfix(t *testing.T) *postfixInst {
@@ -111,11 +112,6 @@ func authMessage(token, from string) string {
 	return testMessage(token, from, "", "", "")
 }
 
-func header(m *sinkMsg, name string) string {
-	v, _ := m.header(name)
-	return v
-}
-
 func TestE2EAuthPostfix(t *testing.T) {
 	p := e2eAuthPostfix(t)
 	bin := leveeBinary(t)
@@ -128,10 +124,10 @@ func TestE2EAuthPostfix(t *testing.T) {
 		}
 		c.quit()
 		m := p.sink.waitMsg(t, tok, 30*time.Second)
-		if ar := header(m, "Authentication-Results"); !strings.HasPrefix(ar, "mx.levee.test;") || !strings.Contains(ar, "spf=fail") || !strings.Contains(ar, "dmarc=fail") {
+		if ar, _ := header(m, "Authentication-Results"); !strings.HasPrefix(ar, "mx.levee.test;") || !strings.Contains(ar, "spf=fail") || !strings.Contains(ar, "dmarc=fail") {
 			t.Errorf("Authentication-Results %q", ar)
 		}
-		if st := header(m, "X-Spam-Status"); !strings.Contains(st, "SPF_FAIL") || !strings.Contains(st, "DMARC_NONE") {
+		if st, _ := header(m, "X-Spam-Status"); !strings.Contains(st, "SPF_FAIL") || !strings.Contains(st, "DMARC_NONE") {
 			t.Errorf("X-Spam-Status %q", st)
 		}
 	})
@@ -167,11 +163,11 @@ func TestE2EAuthPostfix(t *testing.T) {
 		}
 		c.quit()
 		m := p.sink.waitMsg(t, tok, 30*time.Second)
-		ar := header(m, "Authentication-Results")
+		ar, _ := header(m, "Authentication-Results")
 		if !strings.Contains(ar, "dkim=pass") || !strings.Contains(ar, "header.d=good.test") || !strings.Contains(ar, "dmarc=pass") {
 			t.Errorf("Authentication-Results %q", ar)
 		}
-		if st := header(m, "X-Spam-Status"); !strings.Contains(st, "DKIM_VALID_AU") {
+		if st, _ := header(m, "X-Spam-Status"); !strings.Contains(st, "DKIM_VALID_AU") {
 			t.Errorf("X-Spam-Status %q", st)
 		}
 	})
@@ -186,10 +182,10 @@ func TestE2EAuthPostfix(t *testing.T) {
 		}
 		c.quit()
 		m := p.sink.waitMsg(t, tok, 30*time.Second)
-		if ar := header(m, "Authentication-Results"); !strings.Contains(ar, "dkim=fail") || !strings.Contains(ar, "spf=pass") {
+		if ar, _ := header(m, "Authentication-Results"); !strings.Contains(ar, "dkim=fail") || !strings.Contains(ar, "spf=pass") {
 			t.Errorf("Authentication-Results %q", ar)
 		}
-		if st := header(m, "X-Spam-Status"); !strings.Contains(st, "DKIM_INVALID") {
+		if st, _ := header(m, "X-Spam-Status"); !strings.Contains(st, "DKIM_INVALID") {
 			t.Errorf("X-Spam-Status %q", st)
 		}
 	})
@@ -204,7 +200,7 @@ func TestE2EAuthPostfix(t *testing.T) {
 		}
 		c.quit()
 		m := p.sink.waitMsg(t, tok, 30*time.Second)
-		if ar := header(m, "Authentication-Results"); !strings.Contains(ar, "dkim=pass") || !strings.Contains(ar, "header.a=ed25519-sha256") {
+		if ar, _ := header(m, "Authentication-Results"); !strings.Contains(ar, "dkim=pass") || !strings.Contains(ar, "header.a=ed25519-sha256") {
 			t.Errorf("Authentication-Results %q", ar)
 		}
 	})
@@ -217,30 +213,30 @@ func TestE2EAuthPostfix(t *testing.T) {
 		}
 		c.quit()
 		m := p.sink.waitMsg(t, tok, 30*time.Second)
-		if n := strings.Count(m.Data, "DKIM-Signature:"); n != 2 {
+		if n := strings.Count(string(m.Data), "DKIM-Signature:"); n != 2 {
 			t.Fatalf("%d signatures:\n%s", n, m.Data)
 		}
-		if ok, out := authtest.DKIMPyVerify(t, e2eAuth.nsd.Addr, []byte(m.Data)); !ok {
+		if ok, out := authtest.DKIMPyVerify(t, e2eAuth.nsd.Addr, m.Data); !ok {
 			t.Errorf("dkimpy: %s\n%s", out, m.Data)
 		}
 	})
 
 	t.Run("pickup is signed", func(t *testing.T) {
 		tok := newToken("signpickup")
-		cmd := exec.Command("/usr/sbin/sendmail", "-C", p.conf, "-f", "ceo@good.test", "bob@example.org")
+		cmd := exec.Command("/usr/sbin/sendmail", "-C", p.Conf, "-f", "ceo@good.test", "bob@example.org")
 		cmd.Stdin = strings.NewReader(strings.ReplaceAll(authMessage(tok, "ceo@good.test"), "\r\n", "\n"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("sendmail: %v %s", err, out)
 		}
 		m := p.sink.waitMsg(t, tok, 60*time.Second)
-		t.Logf("delivered header:\n%s", strings.SplitN(m.Data, "\r\n\r\n", 2)[0])
-		if n := strings.Count(m.Data, "DKIM-Signature:"); n != 2 {
+		t.Logf("delivered header:\n%s", strings.SplitN(string(m.Data), "\r\n\r\n", 2)[0])
+		if n := strings.Count(string(m.Data), "DKIM-Signature:"); n != 2 {
 			t.Fatalf("%d signatures:\n%s", n, m.Data)
 		}
-		if ok, out := authtest.DKIMPyVerify(t, e2eAuth.nsd.Addr, []byte(m.Data)); !ok {
+		if ok, out := authtest.DKIMPyVerify(t, e2eAuth.nsd.Addr, m.Data); !ok {
 			t.Errorf("dkimpy: %s\n%s", out, m.Data)
 		}
-		if ok, _ := authtest.DKIMPyVerify(t, e2eAuth.nsd.Addr, bytes.Replace([]byte(m.Data), []byte("next week"), []byte("next year"), 1)); ok {
+		if ok, _ := authtest.DKIMPyVerify(t, e2eAuth.nsd.Addr, bytes.Replace(m.Data, []byte("next week"), []byte("next year"), 1)); ok {
 			t.Error("dkimpy accepts a changed body")
 		}
 	})
@@ -249,13 +245,32 @@ func TestE2EAuthPostfix(t *testing.T) {
 		tok := newToken("dnsdown")
 		e2eAuth.nsd.Pause()
 		defer e2eAuth.nsd.Resume()
+		// with DNS up: SPF_NEUTRAL (?all) and DMARC_QUAR (quar.test's p=quarantine, nothing aligned)
+		from := tok + "@neutral.test"
 		c := p.client(t, "auth", "ADDR="+authtest.BadIP+" NAME=bot.example.com", "bot.example.com")
-		code, text := c.send("x@neutral.test", []string{"bob@example.org"}, authMessage(tok, "ceo@quar.test"))
+		code, text := c.send(from, []string{"bob@example.org"}, authMessage(tok, "ceo@quar.test"))
 		c.quit()
 		if code != 451 || !strings.Contains(text, "4.4.3") {
 			t.Fatalf("%d %s, want 451 4.4.3 (on_error: tempfail)", code, text)
 		}
-		e2eAuth.levee.waitLog("SPF_TEMPERROR", 10*time.Second)
+		// the 451 would hide a fail: the verdict's own hits must be temperrors only
+		e2eAuth.levee.waitLog("from="+from, 10*time.Second)
+		var hits string
+		for _, line := range strings.Split(e2eAuth.levee.log.String(), "\n") {
+			if strings.Contains(line, "msg=message") && strings.Contains(line, "from="+from) {
+				if m := regexp.MustCompile(`\bhits=(\S*)`).FindStringSubmatch(line); m != nil {
+					hits = m[1]
+				}
+			}
+		}
+		if !strings.Contains(hits, "SPF_TEMPERROR") || !strings.Contains(hits, "DMARC_TEMPERROR") {
+			t.Errorf("hits %q, want SPF_TEMPERROR and DMARC_TEMPERROR", hits)
+		}
+		for _, h := range strings.Split(hits, ",") {
+			if strings.Contains(h, "FAIL") || strings.Contains(h, "REJECT") || strings.Contains(h, "QUAR") || h == "SPF_NEUTRAL" {
+				t.Errorf("hit %s with DNS down (hits %s)", h, hits)
+			}
+		}
 	})
 
 	t.Run("metrics", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -276,5 +277,57 @@ func TestE2EDaemonMetricsBusyPort(t *testing.T) {
 	out, err := runTool(t, 20*time.Second, leveeBinary(t), "serve", "--config", cfg)
 	if err == nil || !strings.Contains(out, "metrics.listen") {
 		t.Fatalf("levee started with a busy metrics port: %v\n%s", err, out)
+	}
+}
+
+// A SIGHUP sent the moment levee's socket answers (systemd's reload right
+// after a start, a logrotate) is a reload, not the end of levee: the
+// signal is taken from the start of serve, before the listener opens, and
+// not only once the daemon loop runs (the metrics listener and the state
+// file open in between). Five starts, each signalled at its first answer.
+func TestE2EDaemonHupAtStart(t *testing.T) {
+	bin := leveeBinary(t)
+	for i := 0; i < 5; i++ {
+		dir := t.TempDir()
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		metrics := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg := writeLeveeConfig(t, dir, fmt.Sprintf(daemonConfig, addr, "text", metrics))
+		log := &syncBuffer{}
+		cmd := exec.Command(bin, "serve", "--config", cfg)
+		cmd.Env = append(os.Environ(), "STATE_DIRECTORY="+dir)
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				cmd.Process.Signal(syscall.SIGHUP)
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("levee not listening:\n%s", log.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		waitFor(t, "the reload", 10*time.Second, func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+			}
+			return strings.Contains(log.String(), "config reloaded")
+		})
+		select {
+		case <-done:
+			t.Fatalf("start %d: levee ended on a SIGHUP right after it began listening:\n%s", i, log.String())
+		default:
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
 	}
 }

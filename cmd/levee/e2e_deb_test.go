@@ -6,6 +6,7 @@ package main
 // so it runs only with CI=true (a throwaway machine) or LEVEE_DEB_TEST=1.
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/levee-mail/levee/filter/mta/postfix"
 )
 
 func TestE2EDebianPackage(t *testing.T) {
@@ -122,7 +125,9 @@ func TestE2EDebianPackage(t *testing.T) {
 			<-done
 		}
 	}()
-	if err := waitDial(addr, 15*time.Second); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := postfix.WaitDial(ctx, addr); err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 }

@@ -1,18 +1,17 @@
 package main
 
 // Helpers of the end-to-end tests (e2e_*_test.go): the levee binary run as a
-// subprocess, a raw SMTP client, an SMTP sink that records what an MTA
-// delivers, and bounded polling. Every process a test starts is stopped in
-// t.Cleanup (or, for the package-wide Postfix instance, in TestMain).
+// subprocess, package mta's SMTP client failing the test on an I/O error,
+// what an MTA delivers to a postfix.Sink, and bounded polling. Every
+// process a test starts is stopped in t.Cleanup (or, for the package-wide
+// Postfix instance, in TestMain).
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/levee-mail/levee/filter/mta"
+	"github.com/levee-mail/levee/filter/mta/postfix"
 )
 
 // teardowns run after every test of the package (package-wide MTAs).
@@ -112,15 +112,14 @@ func leveeBinary(t *testing.T) string {
 	return buildBin
 }
 
-// freePort returns a loopback TCP port free right now.
+// freePort is postfix.FreePort, failing the test on an error.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := postfix.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // waitFor polls cond until it is true or the deadline passes.
@@ -132,21 +131,6 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func waitDial(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: nothing listening after %v: %v", addr, timeout, err)
-		}
-		time.Sleep(30 * time.Millisecond)
 	}
 }
 
@@ -405,129 +389,31 @@ func (s *smtpClient) sendSteps(steps []step) {
 	}
 }
 
-// sinkMsg is one message an MTA delivered to the sink.
-type sinkMsg struct {
-	From  string
-	Rcpts []string
-	Data  string
-}
-
-// header returns the first value of a header field of the delivered message.
-func (m *sinkMsg) header(name string) (string, bool) {
-	hdr, _, _ := strings.Cut(m.Data, "\r\n\r\n")
-	r := textproto.NewReader(bufio.NewReader(strings.NewReader(hdr + "\r\n\r\n")))
-	h, err := r.ReadMIMEHeader()
-	if err != nil && len(h) == 0 {
-		return "", false
-	}
-	v, ok := h[textproto.CanonicalMIMEHeaderKey(name)]
-	if !ok || len(v) == 0 {
-		return "", false
-	}
-	return v[0], true
-}
-
-// smtpSink is a loopback SMTP server that accepts and records everything.
-type smtpSink struct {
-	ln   net.Listener
+// sink records what an MTA delivers to a postfix.Sink.
+type sink struct {
+	*postfix.Sink
 	mu   sync.Mutex
-	msgs []*sinkMsg
+	msgs []*postfix.Delivery
 }
 
-func startSink(t testing.TB) *smtpSink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpSink{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.serve(c)
-		}
-	}()
-	return s
-}
-
-func (s *smtpSink) port() int { return s.ln.Addr().(*net.TCPAddr).Port }
-func (s *smtpSink) close()    { s.ln.Close() }
-
-func (s *smtpSink) serve(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Minute))
-	tp := textproto.NewConn(c)
-	tp.PrintfLine("220 sink.levee.test ESMTP e2e sink")
-	var cur *sinkMsg
-	for {
-		line, err := tp.ReadLine()
-		if err != nil {
-			return
-		}
-		verb := strings.ToUpper(line)
-		switch {
-		case strings.HasPrefix(verb, "EHLO"):
-			tp.PrintfLine("250-sink.levee.test\r\n250-8BITMIME\r\n250 PIPELINING")
-		case strings.HasPrefix(verb, "HELO"):
-			tp.PrintfLine("250 sink.levee.test")
-		case strings.HasPrefix(verb, "MAIL FROM:"):
-			cur = &sinkMsg{From: trimAngle(line[len("MAIL FROM:"):])}
-			tp.PrintfLine("250 2.1.0 ok")
-		case strings.HasPrefix(verb, "RCPT TO:"):
-			if cur == nil {
-				tp.PrintfLine("503 5.5.1 MAIL first")
-				continue
-			}
-			cur.Rcpts = append(cur.Rcpts, trimAngle(line[len("RCPT TO:"):]))
-			tp.PrintfLine("250 2.1.5 ok")
-		case verb == "DATA":
-			if cur == nil || len(cur.Rcpts) == 0 {
-				tp.PrintfLine("503 5.5.1 RCPT first")
-				continue
-			}
-			tp.PrintfLine("354 go ahead")
-			lines, err := tp.ReadDotLines()
-			if err != nil {
-				return
-			}
-			cur.Data = strings.Join(lines, "\r\n") + "\r\n"
-			s.mu.Lock()
-			s.msgs = append(s.msgs, cur)
-			s.mu.Unlock()
-			cur = nil
-			tp.PrintfLine("250 2.0.0 queued")
-		case verb == "RSET":
-			cur = nil
-			tp.PrintfLine("250 2.0.0 ok")
-		case verb == "NOOP":
-			tp.PrintfLine("250 2.0.0 ok")
-		case verb == "QUIT":
-			tp.PrintfLine("221 2.0.0 bye")
-			return
-		default:
-			tp.PrintfLine("502 5.5.2 not implemented")
-		}
-	}
-}
-
-func trimAngle(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, ' '); i >= 0 {
-		s = s[:i] // ESMTP parameters
-	}
-	return strings.Trim(s, "<>")
+func startSink() (*sink, error) {
+	s := &sink{}
+	var err error
+	s.Sink, err = postfix.StartSink("127.0.0.1:0", func(d *postfix.Delivery) {
+		s.mu.Lock()
+		s.msgs = append(s.msgs, d)
+		s.mu.Unlock()
+	})
+	return s, err
 }
 
 // find returns the delivered messages whose data contains token.
-func (s *smtpSink) find(token string) []*sinkMsg {
+func (s *sink) find(token string) []*postfix.Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*sinkMsg
+	var out []*postfix.Delivery
 	for _, m := range s.msgs {
-		if strings.Contains(m.Data, token) {
+		if bytes.Contains(m.Data, []byte(token)) {
 			out = append(out, m)
 		}
 	}
@@ -535,11 +421,20 @@ func (s *smtpSink) find(token string) []*sinkMsg {
 }
 
 // waitMsg waits until a message containing token was delivered.
-func (s *smtpSink) waitMsg(t testing.TB, token string, timeout time.Duration) *sinkMsg {
+func (s *sink) waitMsg(t testing.TB, token string, timeout time.Duration) *postfix.Delivery {
 	t.Helper()
-	var m []*sinkMsg
+	var m []*postfix.Delivery
 	waitFor(t, "delivery of "+token, timeout, func() bool { m = s.find(token); return len(m) > 0 })
 	return m[0]
+}
+
+// header returns the first value of a field of a delivered message's
+// header (unfolded), and whether it has one.
+func header(m *postfix.Delivery, name string) (string, bool) {
+	if v := postfix.Get(postfix.HeaderOf(m.Data), name); len(v) > 0 {
+		return v[0], true
+	}
+	return "", false
 }
 
 // testMessage builds a well-formed message (it scores low) with a unique

@@ -1,9 +1,10 @@
 package main
 
 // End-to-end tests with Debian's real Postfix in front of the real levee
-// binary. One private Postfix instance (its own config, queue and data
-// directories, loopback ports) serves the whole package; its main.cf carries
-// configs/postfix/main.cf verbatim, so the shipped snippet is what is tested.
+// binary. One private Postfix instance (filter/mta/postfix: its own config,
+// queue and data directories, loopback ports) serves the whole package; its
+// main.cf carries configs/postfix/main.cf verbatim, so the shipped snippet is
+// what is tested.
 //
 // Postfix services (master.cf), all on 127.0.0.1:
 //
@@ -15,12 +16,11 @@ package main
 //	           "main" leaves it deferred there (as on any relay in front of a filtering MX)
 //	relay_down same, to "down_tf"
 //	grey       smtpd, levee "grey" (greylisting; started by e2e_state_postfix_test.go), milter_default_action=tempfail
+//	auth       smtpd, levee "auth" (e2e_auth_test.go), milter_default_action=tempfail
 //
-// Everything accepted is relayed (relayhost) to a Go SMTP sink that records it.
+// Everything accepted is relayed (relayhost) to a postfix.Sink that records it.
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,12 +29,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/levee-mail/levee/filter/mta/postfix"
+	"github.com/levee-mail/levee/filter/mta/rbldnsd"
 )
 
 const (
-	postfixBin  = "/usr/sbin/postfix"
-	postqueue   = "/usr/sbin/postqueue"
-	postsuper   = "/usr/sbin/postsuper"
 	e2eReject   = "E2E says no to this spam"
 	e2eTempfail = "E2E asks to come back later"
 )
@@ -65,22 +65,22 @@ metrics:
   listen: 127.0.0.1:%d
 %s`
 
-// postfixInst is the package's private Postfix instance.
+// postfixInst is the package's private Postfix instance (filter/mta/postfix)
+// and what stands behind it.
 type postfixInst struct {
-	dir, conf string
-	ports     map[string]int
-	sink      *smtpSink
+	*postfix.Instance
+	sink      *sink
 	main      *leveeProc // levee behind "main"
 	spare     *leveeProc // levee behind down_acc/down_tf (tests stop it)
 	spareAddr string
 	greyAddr  string // levee "grey" (e2e_state_postfix_test.go starts it)
 	metrics   int    // main levee's /metrics port
-	rbl       *rbldnsd
+	rbl       *rbldnsd.Server
 }
 
 // e2eAuthSetup, when set, returns the auth: YAML of the main levee and
-// master.cf lines of more services (it registers their ports in p.ports).
-var e2eAuthSetup func(t *testing.T, p *postfixInst, dir string) (mainYAML, master string, stops []func(), err error)
+// more smtpd services of the instance.
+var e2eAuthSetup func(t *testing.T, dir string) (mainYAML string, services []postfix.Service, stops []func(), err error)
 
 var (
 	pfOnce sync.Once
@@ -92,7 +92,7 @@ var (
 func e2ePostfix(t *testing.T) *postfixInst {
 	t.Helper()
 	needRoot(t)
-	needTool(t, postfixBin)
+	needTool(t, postfix.Bin)
 	bin := leveeBinary(t)
 	pfOnce.Do(func() { pf, pfErr = startPostfixInst(t, bin) })
 	if pfErr != nil {
@@ -100,7 +100,7 @@ func e2ePostfix(t *testing.T) *postfixInst {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("Postfix log (tail):\n%s", pf.maillogTail(40))
+			t.Logf("Postfix log (tail):\n%s", pf.MaillogTail(40))
 			t.Logf("levee log (tail):\n%s", tail(pf.main.log.String(), 40))
 		}
 	})
@@ -122,7 +122,7 @@ func startPostfixInst(t *testing.T, bin string) (_ *postfixInst, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &postfixInst{dir: dir, conf: filepath.Join(dir, "conf"), ports: map[string]int{}}
+	p := &postfixInst{}
 	var stops []func()
 	defer func() {
 		if err != nil {
@@ -135,38 +135,32 @@ func startPostfixInst(t *testing.T, bin string) (_ *postfixInst, err error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{"conf", "queue", "data"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if out, err := exec.Command("chown", "postfix", filepath.Join(dir, "data")).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("chown postfix: %v %s", err, out)
-	}
 
-	p.sink = startSink(t)
-	stops = append(stops, p.sink.close)
+	if p.sink, err = startSink(); err != nil {
+		return nil, err
+	}
+	stops = append(stops, p.sink.Close)
 
 	// The DNSBL: rbldnsd on loopback, when the list code is there.
-	dnsblYAML := ""
-	if rb, y, err := startE2EDNSBL(t, dir); err != nil {
+	rb, dnsblYAML, err := startE2EDNSBL(dir)
+	if err != nil {
 		return nil, err
-	} else if rb != nil {
+	}
+	if rb != nil {
 		p.rbl = rb
-		dnsblYAML = y
-		stops = append(stops, rb.stop)
+		stops = append(stops, rb.Stop)
 	}
 
 	// Sender authentication (e2e_auth_test.go): the auth: part of the main
 	// levee's config, and its own levee behind an "auth" service.
-	authYAML, authMaster := "auth:\n  enabled: false\n", ""
+	authYAML, authServices := "auth:\n  enabled: false\n", []postfix.Service(nil)
 	if e2eAuthSetup != nil {
-		y, m, st, err := e2eAuthSetup(t, p, dir)
+		y, sv, st, err := e2eAuthSetup(t, dir)
 		stops = append(stops, st...)
 		if err != nil {
 			return nil, err
 		}
-		authYAML, authMaster = y, m
+		authYAML, authServices = y, sv
 	}
 
 	mainAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -190,9 +184,6 @@ func startPostfixInst(t *testing.T, bin string) (_ *postfixInst, err error) {
 	})
 
 	p.greyAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	for _, s := range []string{"main", "down_acc", "down_tf", "relay_main", "relay_down", "grey"} {
-		p.ports[s] = freePort(t)
-	}
 	snippet, err := os.ReadFile("../../configs/postfix/main.cf")
 	if err != nil {
 		return nil, err
@@ -200,80 +191,31 @@ func startPostfixInst(t *testing.T, bin string) (_ *postfixInst, err error) {
 	if !strings.Contains(string(snippet), "inet:127.0.0.1:8895") {
 		return nil, fmt.Errorf("configs/postfix/main.cf does not name inet:127.0.0.1:8895")
 	}
-	mainCf := fmt.Sprintf(`# private Postfix instance of levee's e2e tests
-compatibility_level = 3.6
-queue_directory = %[1]s/queue
-data_directory = %[1]s/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.levee.test
-mydomain = levee.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-relay_domains = example.org
-relayhost = [127.0.0.1]:%[2]d
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks reject_unauth_destination
-smtpd_authorized_xclient_hosts = 127.0.0.0/8
-smtp_dns_support_level = disabled
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
-maillog_file = %[1]s/maillog
-maillog_file_prefixes = %[1]s
-# deliver deferred mail only when a test asks (postqueue -f)
-minimal_backoff_time = 1h
-maximal_backoff_time = 2h
-queue_run_delay = 1h
-smtp_connect_timeout = 5s
-
-# ---- configs/postfix/main.cf, verbatim but for the port ----
-%[3]s`, dir, p.sink.port(), strings.ReplaceAll(string(snippet), "inet:127.0.0.1:8895", "inet:"+mainAddr))
-	masterCf := fmt.Sprintf(`127.0.0.1:%[1]d inet n - n - - smtpd
-127.0.0.1:%[2]d inet n - n - - smtpd -o smtpd_milters=inet:%[6]s -o milter_default_action=accept
-127.0.0.1:%[3]d inet n - n - - smtpd -o smtpd_milters=inet:%[6]s -o milter_default_action=tempfail
-127.0.0.1:%[4]d inet n - n - - smtpd -o smtpd_milters= -o content_filter=relayb:[127.0.0.1]:%[1]d
-127.0.0.1:%[5]d inet n - n - - smtpd -o smtpd_milters= -o content_filter=relayb:[127.0.0.1]:%[3]d
-127.0.0.1:%[7]d inet n - n - - smtpd -o smtpd_milters=inet:%[8]s -o milter_default_action=tempfail
-relayb    unix  -       -       n       -       -       smtp -o myhostname=relay.levee.test
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-`+authMaster, p.ports["main"], p.ports["down_acc"], p.ports["down_tf"], p.ports["relay_main"], p.ports["relay_down"], p.spareAddr,
-		p.ports["grey"], p.greyAddr)
-	if err := os.WriteFile(filepath.Join(p.conf, "main.cf"), []byte(mainCf), 0o644); err != nil {
+	milter := func(addr, action string) []string {
+		return []string{"-o", "smtpd_milters=inet:" + addr, "-o", "milter_default_action=" + action}
+	}
+	relay := func(to string) []string {
+		return []string{"-o", "smtpd_milters=", "-o", "content_filter=relayb:[127.0.0.1]:{" + to + "}"}
+	}
+	p.Instance, err = postfix.Start(postfix.Config{
+		Dir:       filepath.Join(dir, "postfix"),
+		Relayhost: p.sink.Addr(),
+		// configs/postfix/main.cf, verbatim but for the port
+		Extra: strings.ReplaceAll(string(snippet), "inet:127.0.0.1:8895", "inet:"+mainAddr),
+		Services: append([]postfix.Service{
+			{Name: "main"},
+			{Name: "down_acc", Args: milter(p.spareAddr, "accept")},
+			{Name: "down_tf", Args: milter(p.spareAddr, "tempfail")},
+			{Name: "relay_main", Args: relay("main")},
+			{Name: "relay_down", Args: relay("down_tf")},
+			{Name: "grey", Args: milter(p.greyAddr, "tempfail")},
+		}, authServices...),
+		Transports: []postfix.Transport{{Name: "relayb", Command: "smtp", Args: []string{"-o", "myhostname=relay.levee.test"}}},
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(p.conf, "master.cf"), []byte(masterCf), 0o644); err != nil {
-		return nil, err
-	}
-	if out, err := runTool(t, time.Minute, postfixBin, "-c", p.conf, "start"); err != nil {
-		return nil, fmt.Errorf("postfix start: %v\n%s\n%s", err, out, p.maillogTail(30))
-	}
-	stops = append(stops, p.stop)
-	for _, port := range p.ports {
-		if err := waitDial(fmt.Sprintf("127.0.0.1:%d", port), 20*time.Second); err != nil {
-			return nil, fmt.Errorf("postfix: %v\n%s", err, p.maillogTail(30))
-		}
-	}
+	stops = append(stops, func() { p.Stop() })
 	atTeardown(func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
@@ -299,64 +241,21 @@ func (sharedTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, a
 func (sharedTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
 func (sharedTB) Errorf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
-func (p *postfixInst) stop() {
-	runTool(&sharedTB{}, time.Minute, postfixBin, "-c", p.conf, "stop")
-	// master exits after its children; wait for its pid file lock to go.
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(filepath.Join(p.dir, "queue", "pid", "master.pid")); err != nil {
-			break
-		}
-		if out, _ := runTool(&sharedTB{}, 10*time.Second, postfixBin, "-c", p.conf, "status"); strings.Contains(out, "not running") {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (p *postfixInst) addr(service string) string {
-	return fmt.Sprintf("127.0.0.1:%d", p.ports[service])
-}
-
-func (p *postfixInst) maillogTail(n int) string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, "maillog"))
-	return tail(string(b), n)
-}
-
-// queueEntry is one line of `postqueue -j`.
-type queueEntry struct {
-	QueueName  string `json:"queue_name"`
-	QueueID    string `json:"queue_id"`
-	Sender     string `json:"sender"`
-	Recipients []struct {
-		Address     string `json:"address"`
-		DelayReason string `json:"delay_reason"`
-	} `json:"recipients"`
-}
-
-func (p *postfixInst) queue(t *testing.T) []queueEntry {
+// queue lists Postfix's queues, failing the test on an error.
+func (p *postfixInst) queue(t *testing.T) []postfix.QueueEntry {
 	t.Helper()
-	out, err := exec.Command(postqueue, "-c", p.conf, "-j").Output()
+	q, err := p.Queue()
 	if err != nil {
-		t.Fatalf("postqueue -j: %v", err)
-	}
-	var q []queueEntry
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		var e queueEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("postqueue -j: %v: %q", err, sc.Text())
-		}
-		q = append(q, e)
+		t.Fatal(err)
 	}
 	return q
 }
 
 // waitQueued waits until Postfix's queue holds a message from sender in
 // queue (hold, deferred, ...), optionally with a delay reason.
-func (p *postfixInst) waitQueued(t *testing.T, sender, queue, reason string) queueEntry {
+func (p *postfixInst) waitQueued(t *testing.T, sender, queue, reason string) postfix.QueueEntry {
 	t.Helper()
-	var found queueEntry
+	var found postfix.QueueEntry
 	waitFor(t, fmt.Sprintf("%s in Postfix's %s queue", sender, queue), 30*time.Second, func() bool {
 		for _, e := range p.queue(t) {
 			if e.Sender != sender || e.QueueName != queue {
@@ -373,25 +272,25 @@ func (p *postfixInst) waitQueued(t *testing.T, sender, queue, reason string) que
 	return found
 }
 
-// deleteQueued removes a message from Postfix's queue (postsuper -d).
+// deleteQueued removes a message from Postfix's queue.
 func (p *postfixInst) deleteQueued(t *testing.T, id string) {
-	if out, err := exec.Command(postsuper, "-c", p.conf, "-d", id).CombinedOutput(); err != nil {
-		t.Errorf("postsuper -d %s: %v %s", id, err, out)
+	if err := p.Delete(id); err != nil {
+		t.Error(err)
 	}
 }
 
 // client opens an SMTP session to a service as an outside client.
 func (p *postfixInst) client(t *testing.T, service, xclient, helo string) *smtpClient {
-	c := dialSMTP(t, p.addr(service))
+	c := dialSMTP(t, p.Addr(service))
 	c.xclient(xclient, helo)
 	return c
 }
 
 const outsider = "ADDR=203.0.113.25 NAME=mail.example.com"
 
-func mustHeader(t *testing.T, m *sinkMsg, name, wantPrefix string) string {
+func mustHeader(t *testing.T, m *postfix.Delivery, name, wantPrefix string) string {
 	t.Helper()
-	v, ok := m.header(name)
+	v, ok := header(m, name)
 	if !ok {
 		t.Fatalf("delivered message has no %s:\n%s", name, m.Data)
 	}
@@ -412,7 +311,7 @@ func TestE2EPostfixClean(t *testing.T) {
 	c.quit()
 	m := p.sink.waitMsg(t, tok, 30*time.Second)
 	mustHeader(t, m, "X-Spam-Status", "No, score=")
-	if _, ok := m.header("X-Spam-Flag"); ok {
+	if _, ok := header(m, "X-Spam-Flag"); ok {
 		t.Errorf("clean mail got X-Spam-Flag:\n%s", m.Data)
 	}
 	if m.From != "alice@example.com" || len(m.Rcpts) != 1 || m.Rcpts[0] != "bob@example.org" {
@@ -444,7 +343,7 @@ func TestE2EPostfixTagAndSubject(t *testing.T) {
 		t.Errorf("X-Spam-Status %q lacks the hit", st)
 	}
 	mustHeader(t, m, "Subject", "[SPAM] CHEAP WATCHES")
-	if strings.Contains(m.Data, "forged") || strings.Count(m.Data, "X-Spam-Flag:") != 1 {
+	if strings.Contains(string(m.Data), "forged") || strings.Count(string(m.Data), "X-Spam-Flag:") != 1 {
 		t.Errorf("forged X-Spam fields survived:\n%s", m.Data)
 	}
 }
@@ -481,7 +380,7 @@ func TestE2EPostfixQuarantine(t *testing.T) {
 	if len(p.sink.find(tok)) != 0 {
 		t.Fatal("quarantined mail was delivered")
 	}
-	if !strings.Contains(p.maillogTail(400), e.QueueID+": milter-hold: END-OF-MESSAGE") {
+	if !strings.Contains(p.MaillogTail(400), e.QueueID+": milter-hold: END-OF-MESSAGE") {
 		t.Errorf("Postfix's log does not show the milter hold of %s", e.QueueID)
 	}
 }
@@ -527,11 +426,11 @@ func TestE2EPostfixSessionOfSeveral(t *testing.T) {
 			continue
 		}
 		m := p.sink.waitMsg(t, s.tok, 30*time.Second)
-		_, flagged := m.header("X-Spam-Flag")
+		_, flagged := header(m, "X-Spam-Flag")
 		if flagged != s.flag {
 			t.Errorf("%s: X-Spam-Flag present %v, want %v:\n%s", s.tok, flagged, s.flag, m.Data)
 		}
-		if n := strings.Count(m.Data, "X-Spam-Status:"); n != 1 {
+		if n := strings.Count(string(m.Data), "X-Spam-Status:"); n != 1 {
 			t.Errorf("%s: %d X-Spam-Status fields (verdicts leaking between messages?)", s.tok, n)
 		}
 	}
@@ -560,7 +459,7 @@ func TestE2EPostfixFiftyRecipients(t *testing.T) {
 		return len(got) == 50
 	})
 	for _, m := range p.sink.find(tok) {
-		if n := strings.Count(m.Data, "X-Spam-Status:"); n != 1 {
+		if n := strings.Count(string(m.Data), "X-Spam-Status:"); n != 1 {
 			t.Errorf("%d X-Spam-Status fields", n)
 		}
 	}
@@ -585,7 +484,7 @@ func TestE2EPostfixLeveeDown(t *testing.T) {
 	}
 	c.quit()
 	m := p.sink.waitMsg(t, tok, 30*time.Second)
-	if _, ok := m.header("X-Spam-Status"); ok {
+	if _, ok := header(m, "X-Spam-Status"); ok {
 		t.Errorf("judged though levee was down:\n%s", m.Data)
 	}
 
@@ -615,8 +514,8 @@ func TestE2EPostfixLeveeDown(t *testing.T) {
 	// ...and delivered, judged, on the next queue run once levee is back.
 	p.spare.t = t
 	p.spare.start()
-	if out, err := exec.Command(postqueue, "-c", p.conf, "-f").CombinedOutput(); err != nil {
-		t.Fatalf("postqueue -f: %v %s", err, out)
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	m = p.sink.waitMsg(t, tok, 30*time.Second)
 	mustHeader(t, m, "X-Spam-Status", "No, score=")
@@ -640,7 +539,7 @@ func TestE2EPostfixAuthenticated(t *testing.T) {
 	}
 	c.quit()
 	m := p.sink.waitMsg(t, tok, 30*time.Second)
-	if _, ok := m.header("X-Spam-Status"); ok {
+	if _, ok := header(m, "X-Spam-Status"); ok {
 		t.Errorf("an authenticated sender's mail was scored:\n%s", m.Data)
 	}
 	waitFor(t, "levee's log of the skip", 10*time.Second, func() bool {
@@ -654,7 +553,7 @@ func TestE2EPostfixAuthenticated(t *testing.T) {
 func TestE2EPostfixLocalSubmission(t *testing.T) {
 	p := e2ePostfix(t)
 	tok := newToken("local")
-	cmd := exec.Command("/usr/sbin/sendmail", "-C", p.conf, "-f", "alice@example.com", "bob@example.org")
+	cmd := exec.Command("/usr/sbin/sendmail", "-C", p.Conf, "-f", "alice@example.com", "bob@example.org")
 	cmd.Stdin = strings.NewReader(strings.ReplaceAll(testMessage(tok, "alice@example.com", "", "", ""), "\r\n", "\n"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("sendmail: %v %s", err, out)

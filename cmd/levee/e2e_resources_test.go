@@ -71,10 +71,10 @@ func startSilentDNS(t *testing.T) string {
 }
 
 // Memory and verdicts with 500 sessions mid-message and a silent DNS
-// server: every message gets a verdict, and levee's peak RSS stays under
-// memory_limit (128 MiB, the default) plus a margin. The verdict latency
-// (end of message to verdict: each message waits for its own link's
-// lookup, bounded by dns.deadline) is logged, not asserted.
+// server: every message gets a verdict, levee's peak RSS stays under
+// memory_limit (128 MiB, the default) plus a margin, and every message's
+// verdict comes within dns.deadline plus a margin of its end of message
+// (each message waits for its own link's lookup, which never answers).
 func TestE2EResourceBoundsSilentDNS(t *testing.T) {
 	const (
 		sessions = 500
@@ -89,6 +89,20 @@ func TestE2EResourceBoundsSilentDNS(t *testing.T) {
 		// Measured peaks 198-230 MiB on 2 cores (main before these bounds:
 		// 356 MiB), against 500 MiB of message data sent.
 		marginMiB = 64 + sessions*64/1024 + sessions*64/1024
+		// The verdict margin, over dns.deadline, from the end of message
+		// sent to the verdict read by the client. levee's waits at end of
+		// message (the lists' answers, then SPF/DKIM/DMARC) all end with
+		// one context of dns.deadline + 1 s made at end of message
+		// (filter/session.go, Body): 1 s. Before them each message waits
+		// for a turn to run its checks, which at most GOMAXPROCS messages
+		// do at once (rules/judging.go): 500 messages ending together on
+		// CI's 2 cores queue behind each other while the other sessions'
+		// bodies still stream in, and the client here (the test binary,
+		// built with -race) reads 500 replies: 4 s allowed for that queue
+		// and the client. Measured on a shared 2-core machine (load 12):
+		// max 4.9 s at deadline 2 s, that is 2.9 s over it. Generous on
+		// purpose: a bound on lost verdicts, not a speed figure.
+		verdictMargin = 5 * time.Second
 	)
 	bin := leveeBinary(t)
 	dns := startSilentDNS(t)
@@ -132,6 +146,12 @@ dnsbl:
 		r.RSSMiB, r.RSSMiB0, r.HWMMiB, f.HWMMiB)
 	t.Logf("  verdicts %+v in %.1fs; end of message to verdict p50 %.0f ms, p99 %.0f ms, max %.0f ms; whole rest of message max %.0f ms",
 		v, f.Seconds, f.EOMP50ms, f.EOMP99ms, f.EOMMaxMs, f.MessageMaxMs)
+	// EOMMaxMs is the slowest of the 500 (each one finished: no error,
+	// a verdict per session, checked above).
+	if bound := deadline + verdictMargin; f.EOMMaxMs > float64(bound.Milliseconds()) {
+		t.Errorf("end of message to verdict took up to %.0f ms (p50 %.0f, p99 %.0f), over dns.deadline %v + %v",
+			f.EOMMaxMs, f.EOMP50ms, f.EOMP99ms, deadline, verdictMargin)
+	}
 	if f.HWMMiB > limitMiB+marginMiB {
 		t.Errorf("levee's peak RSS %.1f MiB is over memory_limit %d MiB + %d MiB", f.HWMMiB, limitMiB, marginMiB)
 	}

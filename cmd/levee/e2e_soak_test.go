@@ -13,13 +13,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/levee-mail/levee/filter/mta/postfix"
+	"github.com/levee-mail/levee/filter/mta/rbldnsd"
 	"github.com/levee-mail/levee/rules/eval/evaltest"
 )
 
 func TestE2ESoakShort(t *testing.T) {
 	needRoot(t)
-	needTool(t, postfixBin)
-	needTool(t, rbldnsdBin)
+	needTool(t, postfix.Bin)
+	needTool(t, rbldnsd.Bin)
 	corpus := evaltest.Corpus(t)
 	bin := leveeBinary(t)
 	// One of each fault within about 2000 copies: reloads every 4s instead

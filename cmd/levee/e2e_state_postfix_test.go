@@ -16,12 +16,13 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/levee-mail/levee/filter/mta/postfix"
 )
 
 const greyLeveeConfig = `listen: inet:%s
@@ -81,116 +82,51 @@ func e2eGrey(t *testing.T) *postfixInst {
 	return p
 }
 
-// senderInst is a second private Postfix instance that relays everything
-// to relayhost and retries deferred mail every second or two.
-type senderInst struct {
-	dir, conf string
-	port      int
-}
-
-func startSender(t *testing.T, relayhost string) *senderInst {
+// startSender starts a second private Postfix instance, a sending MTA
+// that relays everything to relayhost ("127.0.0.1:PORT") through its
+// queue, and retries deferred mail after a second or two (a real MTA
+// waits minutes).
+func startSender(t *testing.T, relayhost string) *postfix.Instance {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "levee-e2e-sender-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(dir, 0o755)
-	s := &senderInst{dir: dir, conf: filepath.Join(dir, "conf"), port: freePort(t)}
-	for _, d := range []string{"conf", "queue", "data"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
-	}
-	if out, err := exec.Command("chown", "postfix", filepath.Join(dir, "data")).CombinedOutput(); err != nil {
-		t.Fatalf("chown: %v %s", err, out)
-	}
-	mainCf := fmt.Sprintf(`# the sending MTA of levee's greylisting e2e test
-compatibility_level = 3.6
-queue_directory = %[1]s/queue
-data_directory = %[1]s/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = sender.levee.test
-mydomain = levee.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-relay_domains = example.org
-relayhost = %[2]s
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks reject_unauth_destination
-smtp_dns_support_level = disabled
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
-maillog_file = %[1]s/maillog
-maillog_file_prefixes = %[1]s
-# a real MTA retries after minutes; this one after 1-2 seconds
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-queue_run_delay = 1s
-smtp_connect_timeout = 5s
-`, dir, relayhost)
-	masterCf := fmt.Sprintf(`127.0.0.1:%d inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-`, s.port)
-	os.WriteFile(filepath.Join(s.conf, "main.cf"), []byte(mainCf), 0o644)
-	os.WriteFile(filepath.Join(s.conf, "master.cf"), []byte(masterCf), 0o644)
-	if out, err := runTool(t, time.Minute, postfixBin, "-c", s.conf, "start"); err != nil {
-		t.Fatalf("postfix (sender) start: %v\n%s\n%s", err, out, s.maillog())
+	s, err := postfix.Start(postfix.Config{
+		Dir:       dir,
+		Relayhost: relayhost,
+		Params: map[string]string{
+			"myhostname":           "sender.levee.test",
+			"minimal_backoff_time": "1s",
+			"maximal_backoff_time": "2s",
+			"queue_run_delay":      "1s",
+		},
+		Services: []postfix.Service{{Name: "smtpd"}},
+	})
+	if err != nil {
+		t.Fatalf("postfix (sender): %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("sender Postfix log:\n%s", tail(s.maillog(), 30))
+			t.Logf("sender Postfix log:\n%s", s.MaillogTail(30))
 		}
-		if out, err := runTool(t, time.Minute, postfixBin, "-c", s.conf, "stop"); err != nil {
-			t.Logf("postfix (sender) stop: %v %s", err, out)
+		if err := s.Stop(); err != nil {
+			t.Logf("postfix (sender) stop: %v", err)
 		}
-		pid, _ := os.ReadFile(filepath.Join(dir, "queue", "pid", "master.pid"))
-		waitFor(t, "the sender Postfix to stop", 20*time.Second, func() bool {
-			_, err := os.Stat("/proc/" + strings.TrimSpace(string(pid)))
-			return len(strings.TrimSpace(string(pid))) == 0 || err != nil
-		})
-		os.RemoveAll(dir)
 	})
-	if err := waitDial(fmt.Sprintf("127.0.0.1:%d", s.port), 20*time.Second); err != nil {
-		t.Fatalf("postfix (sender): %v\n%s", err, s.maillog())
-	}
 	return s
-}
-
-func (s *senderInst) maillog() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "maillog"))
-	return string(b)
 }
 
 // A sending Postfix whose first attempt is greylisted delivers on its own
 // retry, 1-2 s later, with the message intact.
 func TestE2EPostfixGreylistRetry(t *testing.T) {
 	p := e2eGrey(t)
-	snd := startSender(t, "[127.0.0.1]:"+fmt.Sprint(p.ports["grey"]))
+	snd := startSender(t, p.Addr("grey"))
 	tok := newToken("grey-retry")
 	from := tok + "@example.com"
 	body := "Hello Bob,\r\n\r\nthe greylisted minutes.\r\n..a line that starts with a dot\r\nBye\r\n"
 	msg := testMessage(tok, from, "", "X-Custom: kept as it was\r\n", body)
-	c := dialSMTP(t, fmt.Sprintf("127.0.0.1:%d", snd.port))
+	c := dialSMTP(t, snd.Addr("smtpd"))
 	c.expect(250, "EHLO client.levee.test")
 	if code, text := c.send(from, []string{"bob@example.org"}, msg); code != 250 {
 		t.Fatalf("the sender refused the message: %d %s", code, text)
@@ -199,9 +135,19 @@ func TestE2EPostfixGreylistRetry(t *testing.T) {
 	m := p.sink.waitMsg(t, tok, 90*time.Second)
 
 	// The sender met the greylist, deferred, and retried.
-	log := snd.maillog()
-	if !strings.Contains(log, "451 4.7.1 Greylisted") || !strings.Contains(log, "status=deferred") || !strings.Contains(log, "status=sent") {
-		t.Errorf("the sender's log does not show a greylisted attempt then a delivery:\n%s", tail(log, 20))
+	st, err := snd.Statuses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range st {
+		if s.Status == "deferred" && !strings.Contains(s.Text, "451 4.7.1 Greylisted") {
+			continue
+		}
+		got = append(got, s.Status)
+	}
+	if len(got) < 2 || got[0] != "deferred" || got[len(got)-1] != "sent" {
+		t.Errorf("the sender's log does not show a greylisted attempt then a delivery: %q\n%s", got, snd.MaillogTail(20))
 	}
 	glog := greyProc.log.String()
 	if !strings.Contains(glog, "outcome=new") || !strings.Contains(glog, "outcome=passed") {
@@ -210,11 +156,11 @@ func TestE2EPostfixGreylistRetry(t *testing.T) {
 	// The message is intact: every header line and the body as sent.
 	hdr, _, _ := strings.Cut(msg, "\r\n\r\n")
 	for _, line := range strings.Split(hdr, "\r\n") {
-		if !strings.Contains(m.Data, line+"\r\n") {
+		if !strings.Contains(string(m.Data), line+"\r\n") {
 			t.Errorf("delivered message lacks header line %q:\n%s", line, m.Data)
 		}
 	}
-	if !strings.HasSuffix(m.Data, "\r\n\r\n"+body) {
+	if !strings.HasSuffix(string(m.Data), "\r\n\r\n"+body) {
 		t.Errorf("delivered body differs:\n%q\nwant suffix\n%q", m.Data, body)
 	}
 	if m.From != from || len(m.Rcpts) != 1 || m.Rcpts[0] != "bob@example.org" {
@@ -235,7 +181,7 @@ func TestE2EPostfixGreylistNoRetry(t *testing.T) {
 	}
 	c.quit()
 	waitFor(t, "Postfix's log of the refused recipient", 10*time.Second, func() bool {
-		return strings.Contains(p.maillogTail(200), "NOQUEUE: milter-reject: RCPT from unknown[198.51.100.66]: 451 4.7.1 Greylisted")
+		return strings.Contains(p.MaillogTail(200), "NOQUEUE: milter-reject: RCPT from unknown[198.51.100.66]: 451 4.7.1 Greylisted")
 	})
 	time.Sleep(2 * time.Second) // past the delay: nothing arrives by itself
 	if len(p.sink.find(tok)) != 0 {

@@ -4,25 +4,27 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/levee-mail/levee/filter/mta/rbldnsd"
 )
 
 // `levee lookup` against a real rbldnsd: listed (exit 1) with the rule name,
 // score and TXT; not listed (exit 0); the health check passes for a good
 // list and fails for one that lists 127.0.0.1.
 func TestLookupCommand(t *testing.T) {
-	needTool(t, rbldnsdBin)
+	needTool(t, rbldnsd.Bin)
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
-	r, err := startRbldnsd(dir, [][2]string{
-		{"bl.lookup.test", ":127.0.0.2:Listed: see https://bl.lookup.test/$\n192.0.2.66\n127.0.0.2\n"},
-		{"bad.lookup.test", ":127.0.0.2:always\n127.0.0.1\n127.0.0.2\n"},
+	r, err := rbldnsd.Start(dir, rbldnsd.Options{}, []rbldnsd.Zone{
+		{Name: "bl.lookup.test", Type: "ip4set", Data: ":127.0.0.2:Listed: see https://bl.lookup.test/$\n192.0.2.66\n127.0.0.2\n"},
+		{Name: "bad.lookup.test", Type: "ip4set", Data: ":127.0.0.2:always\n127.0.0.1\n127.0.0.2\n"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.stop()
+	defer r.Stop()
 	cfg := writeFile(t, "lookup.yaml", `dns:
-  servers: ["`+r.addr+`"]
+  servers: ["`+r.Addr()+`"]
 dnsbl:
   lists:
     - name: bl.lookup.test

@@ -119,6 +119,12 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 const serveGCPercent = 400
 
 func cmdServe(args []string, stderr io.Writer) int {
+	// SIGHUP is taken from the start: one that comes while levee starts
+	// (systemd's reload right after start, a logrotate) is a reload once
+	// the daemon runs, never the signal's default action, the exit.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "config file (default: the embedded default config)")
@@ -155,7 +161,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 			debug.SetGCPercent(serveGCPercent)
 		}
 	}
-	d, err := newDaemon(*cfgPath, cfg, log)
+	d, err := newDaemon(*cfgPath, cfg, log, hup)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

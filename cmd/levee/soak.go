@@ -57,7 +57,7 @@ func cmdSoak(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.TempfailAt, "tempfail-at", 0, "tempfail threshold the reloads toggle (default 10)")
 	fs.DurationVar(&o.Drain, "drain", 0, "bound on emptying Postfix's queue at the end (default 3m)")
 	fs.Float64Var(&o.MaxRSSGrowth, "max-rss-growth", 0, "MiB levee's RSS may grow from start to end (default 64)")
-	fs.IntVar(&o.MaxGoroutineGrowth, "max-goroutine-growth", 0, "goroutines levee may gain from start to end, beyond one per engine kept after a reload (default 8)")
+	fs.IntVar(&o.MaxGoroutineGrowth, "max-goroutine-growth", 0, "goroutines levee may gain from start to end (default 8; a replaced engine closes with its last message, so reloads add none)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -44,8 +44,10 @@ type daemonState struct {
 // openDaemonState opens the store when the config needs one. With the
 // default bbolt path in a directory levee cannot write (a user running
 // `levee serve` by hand), it warns and returns nil: levee runs without
-// greylisting and rate limits. Any other failure (a locked or corrupt
-// file, Redis down, an explicit path that does not work) is an error.
+// greylisting and rate limits. Redis not answering is no error: the store
+// starts down (logged once, on_error applies) and comes up when Redis
+// answers. Any other failure (a locked or corrupt file, an explicit path
+// that does not work, an unreadable Redis password file) is an error.
 func openDaemonState(cfg *Config, log *slog.Logger, reg prometheus.Registerer) (*daemonState, error) {
 	if !needsStore(cfg) {
 		return nil, nil

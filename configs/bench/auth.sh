@@ -5,16 +5,22 @@
 #   bash configs/bench/auth.sh [CORPUS]     (default ../shared/corpus/dev.tar.gz)
 #
 # Two `levee serve` on the default config, one with `auth: {enabled: false}`,
-# both with dns.servers = the DNSBL zones of zones.py (rbldnsd) and the
-# sender-authentication zones of authzones.py (nsd: SPF for every sender
-# domain and HELO name, DMARC for every From domain, the bench's own DKIM
-# keys at every selector the corpus's signatures name, NXDOMAIN with a 1 h
-# negative TTL for the rest). Each is warmed up with the whole corpus (every
-# answer is then cached), then `levee bench -c 8` runs RUNS times (default
-# 3) against each, alternately; levee's CPU per message is 1 / (msgs per
-# CPU-second). Needs rbldnsd, nsd and python3 (apt-get install rbldnsd nsd).
-# N messages per run (default: the whole corpus); KEEP=1 keeps the work dir;
-# PROFILE=FILE writes a CPU profile of the levee with auth on.
+# both with greylisting off (it would answer doubtful clients at RCPT before
+# their message is judged; configs/bench/state.sh measures the store), each
+# with its own state file in the work directory (two levees cannot share the
+# default one: bbolt locks it), both with dns.servers = the DNSBL zones of
+# zones.py (rbldnsd) and the sender-authentication zones of authzones.py
+# (nsd: SPF for every sender domain and HELO name, DMARC for every From
+# domain, the bench's own DKIM keys at every selector the corpus's
+# signatures name, NXDOMAIN with a 1 h negative TTL for the rest). Each is
+# warmed up with the whole corpus (every answer is then cached), then
+# `levee bench -c 8` runs RUNS times (default 3) against each, alternately;
+# levee's CPU per message is 1 / (msgs per CPU-second). Needs rbldnsd, nsd
+# and python3 (apt-get install rbldnsd nsd). N messages per run (default:
+# the whole corpus); WARMUP messages sent first (default: the whole corpus;
+# fewer leaves answers uncached: for a check that the script runs, not for
+# figures); KEEP=1 keeps the work dir; PROFILE=FILE writes a CPU profile of
+# the levee with auth on.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 corpus=${1:-../shared/corpus/dev.tar.gz}
@@ -72,6 +78,8 @@ for v in on off; do
     echo "listen: inet:127.0.0.1:$port"
     echo "dns:"
     echo "  servers: [\"127.0.0.1:$dns_port\", \"127.0.0.1:$nsd_port\"]"
+    printf 'greylist:\n  enabled: false\n'
+    printf 'state:\n  path: %s\n' "$work/state-$v.db"
     [ $v = off ] && printf 'auth:\n  enabled: false\n'
   } >"$work/levee-$v.yaml"
   "$work/levee" config check "$work/levee-$v.yaml" >/dev/null
@@ -81,11 +89,12 @@ for v in on off; do
   eval "pid_$v=$!"
 done
 sleep 2
+kill -0 "$pid_on" "$pid_off" # both still serving (see levee-on.log, levee-off.log)
 n=${N:-$(cat "$work/count")}
 echo "== levee $(git describe --always --dirty 2>/dev/null || echo '?') on $(nproc) cores, corpus $corpus, $n messages per run, c=8"
 for v in on off; do
   port=$on_port; pid=$pid_on; [ $v = off ] && port=$off_port pid=$pid_off
-  "$work/levee" bench --addr "inet:127.0.0.1:$port" --cpu-pid "$pid" -n "$(cat "$work/count")" -c 8 "$corpus" >/dev/null # warm-up
+  "$work/levee" bench --addr "inet:127.0.0.1:$port" --cpu-pid "$pid" -n "${WARMUP:-$(cat "$work/count")}" -c 8 "$corpus" >/dev/null # warm-up
 done
 for r in $(seq "$runs"); do
   for v in on off; do

@@ -51,9 +51,12 @@ else:
             if m.name.endswith("envelope.jsonl"):
                 env = [json.loads(l) for l in t.extractfile(m).read().splitlines() if l.strip()]
             elif m.isfile() and m.name.endswith(".eml"):
-                files[m.name.split("/", 1)[-1] if "/" in m.name else m.name] = t.extractfile(m).read()
+                # keyed by the member's whole name: envelope.jsonl's "file"
+                # is "ham/x.eml", at the top of the tarball or below one
+                # directory ("dev/ham/x.eml")
+                files[m.name] = t.extractfile(m).read()
         for e in env:
-            raw = files.get(e["file"]) or next((v for k, v in files.items() if k.endswith(e["file"])), None)
+            raw = files.get(e["file"]) or next((v for k, v in files.items() if k.endswith("/" + e["file"])), None)
             if raw is not None:
                 msgs.append((e, raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]))
 

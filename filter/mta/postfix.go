@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"bytes"
 	"net/netip"
 
 	"github.com/emersion/go-milter"
@@ -41,6 +42,23 @@ type Message struct {
 	QueueID    string
 	RcptMacros []string // more RCPT macros with QueueID ({rcpt_host}, {rcpt_mailer})
 	MailMacros []string // more MAIL macros (name, value, ...): {auth_authen}, ...
+}
+
+// ToCRLF turns every bare LF into CRLF: a message file's line ends as an
+// MTA sends them (a body to a milter, a message over SMTP).
+func ToCRLF(b []byte) []byte {
+	n := bytes.Count(b, []byte{'\n'}) - bytes.Count(b, []byte("\r\n"))
+	if n <= 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+n)
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // Reply is a milter's answer to one stage of a connection or transaction.

@@ -33,6 +33,11 @@ const (
 	PostfixProtocol = milter.OptProtocol(0x1fffff)
 )
 
+// ClientActions are the actions of milter protocol version 2, what an MTA
+// of that version (go-milter's own client, given explicit masks) offers.
+const ClientActions = milter.OptAddHeader | milter.OptChangeHeader | milter.OptQuarantine | milter.OptAddRcpt |
+	milter.OptRemoveRcpt | milter.OptChangeBody
+
 // ErrMilterVersion is a milter's negotiation answer no MTA would take.
 var ErrMilterVersion = errors.New("milter: unsupported protocol version or actions")
 

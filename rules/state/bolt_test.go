@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Expired records go at the sweep, and only those.
@@ -262,7 +264,8 @@ func TestGuardedRedisDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Guard(s, 300*time.Millisecond, "accept", log, nil)
+	reg := prometheus.NewRegistry()
+	g, err := Guard(s, 300*time.Millisecond, "accept", log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +276,9 @@ func TestGuardedRedisDown(t *testing.T) {
 	if err := apply(); err != nil {
 		t.Fatal(err)
 	}
+	if up := gauge(t, reg, "levee_state_up", "redis"); up != 1 {
+		t.Fatalf("levee_state_up = %v while Redis answers", up)
+	}
 	r.stop()
 	for i := 0; i < 5; i++ {
 		if err := apply(); err == nil {
@@ -281,6 +287,16 @@ func TestGuardedRedisDown(t *testing.T) {
 	}
 	if !g.Down() || strings.Count(logs.String(), "state store not answering") != 1 {
 		t.Fatalf("logged %d times, want once:\n%s", strings.Count(logs.String(), "state store not answering"), logs.String())
+	}
+	// a refused connection is an error, not a timeout, counted each time
+	if got := counter(t, reg, "levee_state_calls_total", "redis", "error"); got != 5 {
+		t.Fatalf("levee_state_calls_total{result=error} = %v, want 5", got)
+	}
+	if got := counter(t, reg, "levee_state_calls_total", "redis", "timeout"); got != 0 {
+		t.Fatalf("levee_state_calls_total{result=timeout} = %v, want 0", got)
+	}
+	if up := gauge(t, reg, "levee_state_up", "redis"); up != 0 {
+		t.Fatalf("levee_state_up = %v with Redis stopped", up)
 	}
 	if err := r.start(mustLook(t, "redis-server")); err != nil {
 		t.Fatal(err)
@@ -294,6 +310,15 @@ func TestGuardedRedisDown(t *testing.T) {
 	}
 	if g.Down() || strings.Count(logs.String(), "state store answering again") != 1 {
 		t.Fatalf("recovery not logged once:\n%s", logs.String())
+	}
+	if up := gauge(t, reg, "levee_state_up", "redis"); up != 1 {
+		t.Fatalf("levee_state_up = %v after recovery", up)
+	}
+	if got := counter(t, reg, "levee_state_calls_total", "redis", "ok"); got < 2 {
+		t.Fatalf("levee_state_calls_total{result=ok} = %v, want >= 2", got)
+	}
+	if n := histCount(t, reg, "levee_state_call_duration_seconds", "redis"); n < 7 {
+		t.Fatalf("levee_state_call_duration_seconds count = %d, want >= 7 (every call timed)", n)
 	}
 }
 

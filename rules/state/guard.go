@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -69,12 +69,26 @@ func (g *Guarded) call(ctx context.Context, op string, f func(context.Context) e
 	} else {
 		err = f(ctx)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if timedOut(ctx, err) {
 		err = fmt.Errorf("%w (%v)", ErrTimeout, g.timeout)
 	}
 	g.m.observe(op, err, time.Since(start))
 	g.note(err)
 	return err
+}
+
+// timedOut: the call failed because the store did not answer in time.
+// go-redis reports its deadline (the context's, or its own read timeout)
+// as a network timeout ("i/o timeout"), not as context.DeadlineExceeded.
+func timedOut(ctx context.Context, err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // async runs a bbolt call (which does not watch a context) in a goroutine
@@ -115,8 +129,12 @@ func (g *Guarded) note(err error) {
 	}
 }
 
-// List, AllowNetwork, PassTriplet and Delete (operator commands) get a
-// longer deadline: they may walk the whole store.
+// List, AllowNetwork, PassTriplet and Delete (operator commands) go to
+// the wrapped store as they are: no deadline of the guard (List and Delete
+// may walk the whole store), not timed, not counted; only the caller's
+// context bounds them, and with Redis each round trip its client timeout.
+// `levee greylist` uses the unguarded store anyway (OpenRaw, or the
+// daemon's control socket, which serves Guarded.Unwrap()).
 func (g *Guarded) List(ctx context.Context, now time.Time, kind, prefix string, fn func(Entry) error) error {
 	return g.Store.List(ctx, now, kind, prefix, fn)
 }

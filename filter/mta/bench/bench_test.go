@@ -352,16 +352,6 @@ func TestMixedStride(t *testing.T) {
 	}
 }
 
-func TestToCRLF(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", ""}, {"a", "a"}, {"a\nb\n", "a\r\nb\r\n"}, {"a\r\nb\n", "a\r\nb\r\n"}, {"\n", "\r\n"}, {"a\r\n", "a\r\n"},
-	} {
-		if got := string(toCRLF([]byte(tc.in))); got != tc.want {
-			t.Errorf("toCRLF(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestProcCPU(t *testing.T) {
 	if _, err := procCPU(os.Getpid()); err != nil {
 		t.Fatal(err)

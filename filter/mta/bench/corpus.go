@@ -150,22 +150,6 @@ func NewMessage(name string, data []byte, env rules.Envelope, hasEnv bool) (Mess
 	return Message{
 		Name:    name,
 		Client:  mta.Client{IP: m.Env.ClientIP, Name: m.Env.ClientName, Helo: m.Env.Helo},
-		Message: mta.Message{From: m.Env.MailFrom, Rcpts: m.Env.Rcpts, Header: fields, Body: toCRLF(m.Body)},
+		Message: mta.Message{From: m.Env.MailFrom, Rcpts: m.Env.Rcpts, Header: fields, Body: mta.ToCRLF(m.Body)},
 	}, nil
-}
-
-// toCRLF turns every bare LF into CRLF.
-func toCRLF(b []byte) []byte {
-	n := bytes.Count(b, []byte{'\n'}) - bytes.Count(b, []byte("\r\n"))
-	if n <= 0 {
-		return b
-	}
-	out := make([]byte, 0, len(b)+n)
-	for i, c := range b {
-		if c == '\n' && (i == 0 || b[i-1] != '\r') {
-			out = append(out, '\r')
-		}
-		out = append(out, c)
-	}
-	return out
 }

@@ -3,7 +3,7 @@
 // own smtpd services on free 127.0.0.1 ports, everything it accepts relayed
 // to one next hop (usually a Sink of this package). Several instances (and
 // the system's own Postfix) run side by side. `levee soak` drives one; the
-// end-to-end tests of cmd/levee can build theirs with it.
+// end-to-end tests of cmd/levee build theirs with it.
 //
 //	p, err := postfix.Start(postfix.Config{
 //		Dir:       dir,
@@ -192,7 +192,7 @@ func Start(cfg Config) (_ *Instance, err error) {
 		return nil, fmt.Errorf("postfix start: %v\n%s\n%s", err, out, p.MaillogTail(30))
 	}
 	for name := range p.ports {
-		if err := waitDial(ctx, p.Addr(name)); err != nil {
+		if err := WaitDial(ctx, p.Addr(name)); err != nil {
 			p.Stop()
 			return nil, fmt.Errorf("postfix service %s: %v\n%s", name, err, p.MaillogTail(30))
 		}
@@ -431,7 +431,8 @@ func FreePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func waitDial(ctx context.Context, addr string) error {
+// WaitDial waits until addr accepts TCP connections, or ctx ends.
+func WaitDial(ctx context.Context, addr string) error {
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {

@@ -1,7 +1,7 @@
 // Package rbldnsd runs Debian's real rbldnsd (the DNSBL server most lists
 // publish with) on a loopback UDP port, serving zones written from Go, and
 // kills and restarts it on the same port. `levee soak` serves its lists with
-// it; the end-to-end tests of cmd/levee can too.
+// it, and so do the tests of cmd/levee and filter.
 //
 //	s, err := rbldnsd.Start(dir, rbldnsd.Options{TTL: 60}, []rbldnsd.Zone{
 //		{Name: "bl.levee.test", Type: "ip4set", Data: ":127.0.0.2:Listed\n192.0.2.64/27\n127.0.0.2\n"},

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/levee-mail/levee/filter/mta"
 	"github.com/levee-mail/levee/rules"
 	"github.com/levee-mail/levee/rules/eval"
 )
@@ -62,7 +63,7 @@ func newSource(it eval.Item) (*source, error) {
 		rules.FillEnvelope(m)
 		env = m.Env
 	}
-	data := toCRLF(it.Data)
+	data := mta.ToCRLF(it.Data)
 	head, body, ok := bytes.Cut(data, []byte("\r\n\r\n"))
 	if !ok {
 		head, body = bytes.TrimSuffix(data, []byte("\r\n")), nil
@@ -137,22 +138,6 @@ func sanitizeIDPart(s string) string {
 		}
 	}
 	return strings.Trim(b.String(), ".")
-}
-
-// toCRLF turns every bare LF into CRLF.
-func toCRLF(b []byte) []byte {
-	n := bytes.Count(b, []byte{'\n'}) - bytes.Count(b, []byte("\r\n"))
-	if n <= 0 {
-		return b
-	}
-	out := make([]byte, 0, len(b)+n)
-	for i, c := range b {
-		if c == '\n' && (i == 0 || b[i-1] != '\r') {
-			out = append(out, '\r')
-		}
-		out = append(out, c)
-	}
-	return out
 }
 
 // IDHeader is the header field that names each copy: "RUN-N".

@@ -69,10 +69,11 @@ type Options struct {
 	// The leak bounds: levee's RSS at the end may exceed its start by
 	// MaxRSSGrowth MiB (default 64: under memory_limit 128MiB levee
 	// collects at GOGC=400, so its heap swings to five times what is
-	// live, and each DNS cache, the current engine's and those a reload
-	// replaced, may fill to dns.cache_size), its goroutines by MaxGoroutineGrowth
-	// (default 8) plus one for each engine a reload replaced that levee
-	// still keeps (cmd/levee/daemon.go closes them after 10 minutes).
+	// live, and the current engine's DNS caches may fill to
+	// dns.cache_size), its goroutines by MaxGoroutineGrowth (default 8).
+	// A reload adds nothing to either for long: the engine it replaced
+	// closes, with its health checks and DNS caches, once its last
+	// message is done (cmd/levee/daemon.go).
 	MaxRSSGrowth       float64
 	MaxGoroutineGrowth int
 

@@ -121,7 +121,7 @@ const (
 //	mx.test        mx              exists.test exists:%{i}  ptr.test ptr:ptr.test
 //	quar.test      DMARC p=quarantine                       none.test DMARC p=none
 //	parent.test    DMARC p=reject sp=quarantine (sub.parent.test)
-//	strict.test    DMARC p=reject adkim=s aspf=s; SPF as good.test; DKIM rsa
+//	strict.test    DMARC p=reject adkim=s aspf=s; SPF as good.test; DKIM rsa, ed
 func Zones(k *Keys) map[string]string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f+"\n", a...) }
@@ -176,6 +176,7 @@ func Zones(k *Keys) map[string]string {
 	w(`strict IN TXT "v=spf1 ip4:192.0.2.0/25 -all"`)
 	w(`mail.strict IN TXT "v=spf1 ip4:192.0.2.0/25 -all"`)
 	w("rsa._domainkey.strict IN TXT %s", txt(pubRecord(k.RSA.Public())))
+	w("ed._domainkey.strict IN TXT %s", txt(pubRecord(k.Ed.Public())))
 	rev := "$ORIGIN 2.0.192.in-addr.arpa.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n@ IN NS ns.test.\n" +
 		strings.TrimPrefix(PTRIP, "192.0.2.") + " IN PTR host.ptr.test.\n"
 	return map[string]string{"test": b.String(), "2.0.192.in-addr.arpa": rev}
