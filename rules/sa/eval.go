@@ -49,12 +49,13 @@ func (h Hit) Score() float64 {
 func (s *RuleSet) Eval(m Message) []Hit {
 	vals := make([]float64, len(s.Rules))
 	counts := make([]int, len(s.Rules))
-	s.evalHeaders(m, counts)
-	s.evalLines(KindBody, m.Body(), counts)
-	s.evalLines(KindRawbody, m.Rawbody(), counts)
-	s.evalLines(KindURI, m.URIs(), counts)
+	seen := make([]bool, len(s.Rules))
+	s.evalHeaders(m, counts, seen)
+	s.evalLines(KindBody, m.Body(), counts, seen)
+	s.evalLines(KindRawbody, m.Rawbody(), counts, seen)
+	s.evalLines(KindURI, m.URIs(), counts, seen)
 	if rs := s.byKind[KindFull]; len(rs) > 0 {
-		s.evalLines(KindFull, []string{m.Full()}, counts)
+		s.evalLines(KindFull, []string{m.Full()}, counts, seen)
 	}
 	for _, r := range s.byKind[KindMIMEHeader] {
 		for _, v := range m.MIMEHeader(r.Header) {
@@ -111,11 +112,19 @@ func addCount(r *Rule, have, n int) int {
 	return have
 }
 
-func (s *RuleSet) evalHeaders(m Message, counts []int) {
+func (s *RuleSet) evalHeaders(m Message, counts []int, seen []bool) {
 	for _, g := range s.headers {
 		v, ok := m.Get(g.spec)
 		text, have := "", false
-		for _, r := range g.rules {
+		rules := g.rules
+		if ok && !g.pf.none() {
+			// a negated rule hits when its regexp does not match: it
+			// runs whatever the literals say (the prefilter only ever
+			// leaves out rules that cannot match)
+			text, have = perlre.Bytes(v), true
+			rules = g.pf.pick(perlre.Lower(text), seen)
+		}
+		for _, r := range rules {
 			if r.Exists {
 				if ok {
 					counts[r.slot] = 1
@@ -150,7 +159,7 @@ func (s *RuleSet) evalHeaders(m Message, counts []int) {
 // evalLines runs the rules of one kind over the lines of a view (body
 // paragraphs, rawbody lines, URIs, the full message): a rule hits when
 // any line matches; a multiple rule counts the matches of all lines.
-func (s *RuleSet) evalLines(k Kind, lines []string, counts []int) {
+func (s *RuleSet) evalLines(k Kind, lines []string, counts []int, seen []bool) {
 	rs := s.byKind[k]
 	if len(rs) == 0 || len(lines) == 0 {
 		return
@@ -159,7 +168,7 @@ func (s *RuleSet) evalLines(k Kind, lines []string, counts []int) {
 	for i, l := range lines {
 		texts[i] = perlre.Bytes(l)
 	}
-	for _, r := range rs {
+	for _, r := range s.pf[k].pick(lowerJoin(texts), seen) {
 		for i, t := range texts {
 			if i == 0 && r.NoSubject && k == KindBody {
 				continue

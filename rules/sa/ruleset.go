@@ -116,6 +116,7 @@ type RuleSet struct {
 	byName  map[string]*Rule
 	metas   []*Rule
 	byKind  [numKinds][]*Rule
+	pf      [numKinds]*prefilter
 	headers []headerGroup
 }
 
@@ -124,6 +125,7 @@ type RuleSet struct {
 type headerGroup struct {
 	spec  string
 	rules []*Rule
+	pf    *prefilter
 }
 
 // Rule returns a loaded rule by name.
@@ -282,6 +284,12 @@ func (p *parser) finish() (*RuleSet, error) {
 			set.headers = append(set.headers, headerGroup{spec: r.Header})
 		}
 		set.headers[i].rules = append(set.headers[i].rules, r)
+	}
+	for i := range set.headers {
+		set.headers[i].pf = newPrefilter(set.headers[i].rules)
+	}
+	for _, k := range []Kind{KindBody, KindRawbody, KindURI, KindFull} {
+		set.pf[k] = newPrefilter(set.byKind[k])
 	}
 	sort.SliceStable(set.Skipped, func(i, j int) bool {
 		a, b := set.Skipped[i], set.Skipped[j]
