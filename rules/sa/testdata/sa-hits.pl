@@ -10,7 +10,8 @@
 # rules read as pseudo-headers: "relays_trusted", "relays_untrusted",
 # "relays_internal", "relays_external" (X-Spam-Relays-*), "envelope_from"
 # (EnvelopeFrom), "author_domain" (X-AuthorDomain).
-# With --timing it carries "ms", the wall time of parse+check+finish.
+# With --timing it carries "ms", the wall time of parse+check+finish, and
+# "cpu_ms", this process's user+system CPU time for it (10 ms ticks).
 # A file that cannot be read gets {"file", "error"}; the exit status is then 1.
 #
 # The message is read as /usr/bin/spamassassin does (ArchiveIterator.pm
@@ -36,12 +37,14 @@ my $sa = eval { SAHarness::new_sa($o) } or die "sa-hits.pl: $@";
 my $json = JSON::PP->new->ascii->canonical;
 $| = 1;
 
+sub cpu { my @t = times; return $t[0] + $t[1]; }
+
 my $failed = 0;
 while (my $path = <STDIN>) {
   chomp $path;
   next if $path eq '';
   my %out = (file => basename($path));
-  my $t0 = time;
+  my ($t0, $c0) = (time, cpu());
   my $raw;
   if (open(my $fh, '<:raw', $path)) {
     local $/;
@@ -75,7 +78,10 @@ while (my $path = <STDIN>) {
   }
   $pms->finish();
   $msg->finish();
-  $out{ms} = 0 + sprintf('%.1f', (time - $t0) * 1000) if $timing;
+  if ($timing) {
+    $out{ms} = 0 + sprintf('%.1f', (time - $t0) * 1000);
+    $out{cpu_ms} = 0 + sprintf('%.0f', (cpu() - $c0) * 1000);
+  }
   print $json->encode(\%out), "\n";
 }
 $sa->finish();
