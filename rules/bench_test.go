@@ -12,6 +12,7 @@ package rules_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"sync"
 	"testing"
 
@@ -72,7 +73,7 @@ func readBenchCorpus(p string) ([]benchSample, error) {
 }
 
 // benchEngine is the engine of the embedded default config, without DNS.
-func benchEngine(tb testing.TB) *rules.Engine {
+func benchEngine(tb testing.TB, saRules ...string) *rules.Engine {
 	tb.Helper()
 	var c struct {
 		rules.Config `yaml:",inline"`
@@ -80,6 +81,7 @@ func benchEngine(tb testing.TB) *rules.Engine {
 	if err := yaml.Unmarshal(configs.Default, &c); err != nil {
 		tb.Fatal(err)
 	}
+	c.SA.Rules = saRules
 	e, err := rules.NewEngine(c.Config, rules.Options{NoDNS: true})
 	if err != nil {
 		tb.Fatal(err)
@@ -178,6 +180,25 @@ func BenchmarkJudge(b *testing.B) {
 		if v.Action == rules.Accept && v.Spam {
 			b.Fatal("spam accepted without headers")
 		}
+		i++
+	}
+}
+
+// BenchmarkJudgeSA is BenchmarkJudge with Debian's stock SpamAssassin
+// rules loaded beside levee's checks (sa_rules: [/usr/share/spamassassin]).
+func BenchmarkJudgeSA(b *testing.B) {
+	const stock = "/usr/share/spamassassin"
+	if _, err := os.Stat(stock); err != nil {
+		b.Skip("no SpamAssassin stock rules")
+	}
+	ss := benchCorpus(b)
+	e := benchEngine(b, stock)
+	ctx := context.Background()
+	b.SetBytes(benchBytes(ss))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.Judge(ctx, ss[i%len(ss)].fresh(), nil)
 		i++
 	}
 }
