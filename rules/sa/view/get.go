@@ -201,7 +201,7 @@ func pristineHeaderLines(ph string) []string {
 	lines := splitLines(ph)
 	for i := 0; i < len(lines); {
 		l := lines[i]
-		if l == "" || l[0] == ' ' || l[0] == '\t' || !strings.HasSuffix(l, "\n") {
+		if l == "" || l == "\n" || l[0] == ' ' || l[0] == '\t' || !strings.HasSuffix(l, "\n") {
 			i++
 			continue
 		}

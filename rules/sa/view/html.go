@@ -17,6 +17,8 @@ type renderer struct {
 	inside   map[string]int
 	uris     []htmlURI
 	baseHref string
+	styles   []textStyle
+	basefont int
 }
 
 var (
@@ -39,6 +41,7 @@ func setOf(s string) map[string]bool {
 // renderHTML is HTML.pm parse + get_rendered_text.
 func renderHTML(text string) (string, []htmlURI) {
 	r := &renderer{inside: map[string]int{}}
+	r.initStyle()
 	text = strings.ReplaceAll(text, "&nbsp;", " ")
 	text = selfClosing(text)
 	text = strings.ReplaceAll(text, "\u201C", `"`)
@@ -110,14 +113,17 @@ func (r *renderer) tag(tag string, attrs []htmlAttr, num int) {
 	if !htmlElements[tag] && !htmlTricks[tag] {
 		return
 	}
+	if textStyleTags[tag] {
+		r.textStyleTag(tag, attrs, num)
+	}
 	if htmlWhitespace[tag] {
 		switch tag {
 		case "br", "div":
-			r.display("\n", true)
+			r.display("\n", true, false)
 		case "li", "th", "td", "dt", "dd", "embed", "h1", "h2", "h3", "h4", "h5", "h6":
-			r.display(" ", true)
+			r.display(" ", true, false)
 		default:
-			r.display("\n\n", true)
+			r.display("\n\n", true, false)
 		}
 	}
 	if num == 1 && htmlURITags[tag] {
@@ -140,11 +146,31 @@ func (r *renderer) text(t string) {
 	if r.inside["script"] > 0 || r.inside["style"] > 0 {
 		return
 	}
-	r.display(t, false)
+	invisible := false
+	if hasNonHTMLSpace(t) {
+		invisible = r.fontInvisible()
+	}
+	r.display(t, false, invisible)
+}
+
+// hasNonHTMLSpace is: something is left after s/(?:[ \t\n\r\f\x0b]|\xc2\xa0)//gs.
+func hasNonHTMLSpace(t string) bool {
+	for i := 0; i < len(t); i++ {
+		switch t[i] {
+		case ' ', '\t', '\n', '\r', '\f', '\v':
+			continue
+		}
+		if strings.HasPrefix(t[i:], "\u00c2\u00a0") {
+			i += 3
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // display is HTML.pm display_text.
-func (r *renderer) display(t string, whitespace bool) {
+func (r *renderer) display(t string, whitespace, invisible bool) {
 	n := len(r.chunks)
 	if whitespace {
 		if n > 0 && !r.ws[n-1] && !r.invis[n-1] {
@@ -152,13 +178,13 @@ func (r *renderer) display(t string, whitespace bool) {
 		}
 	} else {
 		t = squashHTMLSpace(t)
-		if n > 0 && r.ws[n-1] {
+		if n > 0 && !invisible && r.ws[n-1] {
 			t = strings.TrimPrefix(t, " ")
 		}
 	}
 	r.chunks = append(r.chunks, t)
 	r.ws = append(r.ws, whitespace)
-	r.invis = append(r.invis, false)
+	r.invis = append(r.invis, invisible)
 }
 
 // squashHTMLSpace is s/[ \t\n\r\f\x0b]+|\xc2\xa0/ /gs on characters.

@@ -25,8 +25,10 @@ func (m *Message) MIMEHeader(spec string) []PartValue {
 		case spec == "ALL":
 			v = PartValue{strings.Join(p.getAllHeaders(raw), ""), true}
 		case raw:
+			// raw_header in scalar context: "" when the field is missing
+			v.OK = true
 			if vals := p.rawHeader(spec); len(vals) > 0 {
-				v = PartValue{vals[len(vals)-1], true}
+				v.Value = vals[len(vals)-1]
 			}
 		default:
 			if vals := p.getHeader(spec, false); len(vals) > 0 {

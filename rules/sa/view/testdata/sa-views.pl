@@ -59,11 +59,15 @@ sub oct_str {
 }
 
 foreach my $file (@files) {
-  open(my $fh, '<', $file) or die "$file: $!";
-  binmode $fh;
-  local $/;
-  my $text = <$fh>;
-  close $fh;
+  my $text = do {
+    # slurp in a scope of its own: SpamAssassin's chomp needs $/ intact
+    open(my $fh, '<', $file) or die "$file: $!";
+    binmode $fh;
+    local $/;
+    my $t = <$fh>;
+    close $fh;
+    $t;
+  };
 
   my $msg = $sa->parse($text, 0);
   my $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $msg);
