@@ -10,12 +10,15 @@ import (
 // possessive quantifiers become greedy ones: the patterns never need to
 // backtrack into them.
 const (
-	sp         = `[\t\n\v\f\r ]`
-	nsp        = `[^\t\n\v\f\r ]`
-	quotedStr  = `"(?:|(?:[^"\\]+|\\.)*)"`
-	mailRE     = `(?:` + quotedStr + `|[^@\t\n\v\f\r <>()\[\],:;]+)@(?:[^"\t\n\v\f\r <>()\[\],:;]+|\[[\d:.]+\])`
-	phraseRE   = `(?:` + quotedStr + `|[^",;<]+)+`
-	addrPartRE = `^` + sp + `*(?:(?:(` + phraseRE + `)` + sp + `*)?<` + sp + `*([^>@]*` + nsp + `+|` + sp + `*)` + sp + `*>(?:` + sp + `*<` + sp + `*(?:(?:` + quotedStr + `)?` + nsp + `+|` + sp + `*)` + sp + `*>)*|(?:(` + mailRE + `)|(` + phraseRE + `)))(?:` + sp + `*\(((?:|(?:[^()\\]+|\\.)*))\))?` + sp + `*(?:[,;]|\z)`
+	sp        = `[\t\n\v\f\r ]`
+	nsp       = `[^\t\n\v\f\r ]`
+	quotedStr = `"(?:|(?:[^"\\]+|\\.)*)"`
+	mailRE    = `(?:` + quotedStr + `|[^@\t\n\v\f\r <>()\[\],:;]+)@(?:[^"\t\n\v\f\r <>()\[\],:;]+|\[[\d:.]+\])`
+	phraseRE  = `(?:` + quotedStr + `|[^",;<]+)+`
+	// The phrase of the standalone alternative never takes the trailing
+	// comment group: Perl's possessive [^",;<]++ has eaten it.
+	commentRE  = `(?:` + sp + `*\(((?:|(?:[^()\\]+|\\.)*))\))?`
+	addrPartRE = `^` + sp + `*(?:(?:(` + phraseRE + `)` + sp + `*)?<` + sp + `*([^>@]*` + nsp + `+|` + sp + `*)` + sp + `*>(?:` + sp + `*<` + sp + `*(?:(?:` + quotedStr + `)?` + nsp + `+|` + sp + `*)` + sp + `*>)*` + commentRE + `|(` + mailRE + `)` + commentRE + `|(` + phraseRE + `))` + sp + `*(?:[,;]|\z)`
 )
 
 var (
@@ -65,9 +68,12 @@ func parseHeaderAddresses(s string) []address {
 		}
 		p1, h1 := g(1)
 		a2, h2 := g(2)
-		a3, h3 := g(3)
-		p4, h4 := g(4)
-		c5, h5 := g(5)
+		c5, h5 := g(3)
+		a3, h3 := g(4)
+		if !h5 {
+			c5, h5 = g(5)
+		}
+		p4, h4 := g(6)
 		var a address
 		a.phrase, a.hasPhrase = p1, h1
 		if !h1 {

@@ -129,6 +129,12 @@ func (r *renderer) tag(tag string, attrs []htmlAttr, num int) {
 	if num == 1 && htmlURITags[tag] {
 		r.htmlURI(tag, attrs)
 	}
+	if num == 1 && tag == "a" {
+		// html_tests keys the anchor text by the canonicalised href, not
+		// resolved against <base>: that key is a URI of its own
+		href, _ := attr(attrs, "href")
+		r.uris = append(r.uris, htmlURI{"a", canonURI(href)})
+	}
 }
 
 func attr(a []htmlAttr, name string) (string, bool) {

@@ -30,7 +30,7 @@ var minAgreement = map[string]float64{
 	"rawbody": 0.98,
 	"full":    0.98,
 	"mime":    0.98,
-	"uris":    0.0,
+	"uris":    0.98,
 }
 
 // splitFields cuts a message file into the header fields and body a milter
