@@ -3,6 +3,7 @@ package view
 import (
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"sync"
 )
@@ -20,17 +21,149 @@ const localhostRE = `(?i:localhost(?:\.localdomain)?|\b127\.0\.0\.1\b|(?:IPv6:)?
 
 var rxCache sync.Map
 
+// prx is a compiled pattern with the literals any match must contain.
+type prx struct {
+	re   *regexp.Regexp
+	lits []string // required substrings
+	fold bool     // the literals are lower-cased: compare case-insensitively
+}
+
+// MatchString reports whether the pattern matches, trying the cheap literal
+// test first.
+func (p *prx) MatchString(s string) bool { return p.possible(s) && p.re.MatchString(s) }
+
+// FindStringSubmatch is regexp's, after the literal test.
+func (p *prx) FindStringSubmatch(s string) []string {
+	if !p.possible(s) {
+		return nil
+	}
+	return p.re.FindStringSubmatch(s)
+}
+
+func (p *prx) FindString(s string) string {
+	if !p.possible(s) {
+		return ""
+	}
+	return p.re.FindString(s)
+}
+
+func (p *prx) ReplaceAllString(s, repl string) string {
+	if !p.possible(s) {
+		return s
+	}
+	return p.re.ReplaceAllString(s, repl)
+}
+
+func (p *prx) ReplaceAllLiteralString(s, repl string) string {
+	if !p.possible(s) {
+		return s
+	}
+	return p.re.ReplaceAllLiteralString(s, repl)
+}
+
+func (p *prx) possible(s string) bool {
+	for _, l := range p.lits {
+		if p.fold {
+			if !containsFold(s, l) {
+				return false
+			}
+		} else if !strings.Contains(s, l) {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFold is a case-insensitive (ASCII) strings.Contains with a
+// lower-case needle.
+func containsFold(s, lower string) bool {
+	if len(lower) == 0 {
+		return true
+	}
+	c0 := lower[0]
+	u0 := c0
+	if c0 >= 'a' && c0 <= 'z' {
+		u0 = c0 - 32
+	}
+	for i := 0; i+len(lower) <= len(s); i++ {
+		if s[i] != c0 && s[i] != u0 {
+			continue
+		}
+		ok := true
+		for j := 1; j < len(lower); j++ {
+			if toLowerByte(s[i+j]) != lower[j] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
 // rx compiles a pattern once; ${IP} and ${LOCALHOST} stand for the
 // constants.
-func rx(p string) *regexp.Regexp {
+func rx(p string) *prx {
 	if v, ok := rxCache.Load(p); ok {
-		return v.(*regexp.Regexp)
+		return v.(*prx)
 	}
 	q := strings.ReplaceAll(p, "${IP}", ipAddressRE)
 	q = strings.ReplaceAll(q, "${LOCALHOST}", localhostRE)
 	re := regexp.MustCompile(q)
-	rxCache.Store(p, re)
-	return re
+	r := &prx{re: re}
+	if t, err := syntax.Parse(q, syntax.Perl); err == nil {
+		r.lits, r.fold = requiredLiterals(t.Simplify())
+	}
+	rxCache.Store(p, r)
+	return r
+}
+
+// requiredLiterals lists literal strings every match contains: the
+// literal runs of the top-level concatenation (through captures). When any
+// of them folds case, all are compared case-insensitively.
+func requiredLiterals(t *syntax.Regexp) ([]string, bool) {
+	var lits []string
+	fold := false
+	var walk func(t *syntax.Regexp)
+	walk = func(t *syntax.Regexp) {
+		switch t.Op {
+		case syntax.OpConcat:
+			for _, c := range t.Sub {
+				walk(c)
+			}
+		case syntax.OpCapture:
+			walk(t.Sub[0])
+		case syntax.OpPlus:
+			walk(t.Sub[0])
+		case syntax.OpLiteral:
+			if len(t.Rune) >= 2 {
+				var b strings.Builder
+				ok := true
+				for _, r := range t.Rune {
+					if r >= 0x80 {
+						ok = false
+						break
+					}
+					b.WriteRune(r)
+				}
+				if ok {
+					lits = append(lits, b.String())
+					if t.Flags&syntax.FoldCase != 0 {
+						fold = true
+					}
+				}
+			}
+		}
+	}
+	walk(t)
+	if fold {
+		for i := range lits {
+			lits[i] = strings.ToLower(lits[i])
+		}
+	}
+	return lits, fold
 }
 
 // relay is one parsed Received field (Received.pm parse_received_line).

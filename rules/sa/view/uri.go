@@ -428,8 +428,9 @@ func isSchemelessStartDelim(c byte) bool {
 // returning them ready for add_uri_detail_list.
 func textURIs(line string, seen map[string]bool) []string {
 	var out []string
+	hasAt := strings.IndexByte(line, '@') >= 0
 	for pos := 0; pos < len(line); {
-		raw, kind, end, schost := matchTbird(line, pos)
+		raw, kind, end, schost := matchTbird(line, pos, hasAt)
 		if end < 0 {
 			pos++
 			continue
@@ -515,24 +516,23 @@ func isWordStart(s string, i int) bool {
 
 // matchTbird tries the _tbirdurire alternatives at pos: the match, its
 // kind ('s'cheme, 'm'ail, 'h' schemeless), the end, the schemeless host.
-func matchTbird(s string, pos int) (string, byte, int, string) {
+func matchTbird(s string, pos int, hasAt bool) (string, byte, int, string) {
 	ok := isWordStart(s, pos) || (pos > 0 && isTbirdStartDelim(s[pos-1])) || (pos >= 3 && s[pos-3] == 0x1b && s[pos-2] == '(')
 	if !ok {
 		return "", 0, -1, ""
 	}
 	// known scheme
-	l := strings.ToLower(s[pos:min(len(s), pos+8)])
 	pl := 0
 	switch {
-	case strings.HasPrefix(l, "http://"):
+	case hasPrefixFold(s[pos:], "http://"):
 		pl = 7
-	case strings.HasPrefix(l, "https://"):
+	case hasPrefixFold(s[pos:], "https://"):
 		pl = 8
-	case strings.HasPrefix(l, "ftp://"):
+	case hasPrefixFold(s[pos:], "ftp://"):
 		pl = 6
-	case strings.HasPrefix(l, "ftp."):
+	case hasPrefixFold(s[pos:], "ftp."):
 		pl = 4
-	case strings.HasPrefix(l, "www"):
+	case hasPrefixFold(s[pos:], "www"):
 		j := pos + 3
 		k := j
 		for k < len(s) && k-j < 2 && s[k] >= '0' && s[k] <= '9' {
@@ -552,7 +552,7 @@ func matchTbird(s string, pos int) (string, byte, int, string) {
 		}
 	}
 	// mail
-	if strings.HasPrefix(strings.ToLower(s[pos:min(len(s), pos+7)]), "mailto:") {
+	if hasAt && hasPrefixFold(s[pos:], "mailto:") {
 		e := pos + 7
 		for e < len(s) && !isTbirdEndDelimEmail(s[e]) && e-(pos+7) < 2048 {
 			e++
@@ -561,7 +561,7 @@ func matchTbird(s string, pos int) (string, byte, int, string) {
 			return s[pos:e], 'm', e, ""
 		}
 	}
-	{
+	if hasAt {
 		e := pos
 		for e < len(s) && !isTbirdEndDelimEmail(s[e]) && s[e] != '@' && e-pos < 251 {
 			e++
@@ -595,8 +595,12 @@ func matchSchemeless(s string, pos int) (string, int) {
 	for j < len(s) && j-pos <= 252 && (isAlnumLower(s[j]) || s[j] == '.' || s[j] == '_' || s[j] == '-') {
 		j++
 	}
-	// try the longest host first, as the greedy regexp does
+	// try the longest host first, as the greedy regexp does; a TLD ends
+	// where no letter, digit or '-' follows
 	for hostEnd := j; hostEnd > pos+2; hostEnd-- {
+		if hostEnd < j && s[hostEnd] != '.' && s[hostEnd] != '_' {
+			continue
+		}
 		dot := strings.LastIndexByte(s[pos:hostEnd], '.')
 		if dot <= 0 {
 			break
@@ -646,4 +650,18 @@ func matchSchemeless(s string, pos int) (string, int) {
 
 func isAlnumLower(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// hasPrefixFold is an ASCII case-insensitive strings.HasPrefix with a
+// lower-case prefix.
+func hasPrefixFold(s, lower string) bool {
+	if len(s) < len(lower) {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		if toLowerByte(s[i]) != lower[i] {
+			return false
+		}
+	}
+	return true
 }
