@@ -48,11 +48,16 @@ func renderHTML(text string) (string, []htmlURI) {
 	text = strings.ReplaceAll(text, "\u201D", `"`)
 	p := &hparser{h: r}
 	p.parse(text)
-	for i := 0; r.inside["style"] > 0 && i < 1000; i++ {
-		p.parse("</style>")
-	}
-	for i := 0; r.inside["script"] > 0 && i < 1000; i++ {
-		p.parse("</script>")
+	// HTML.pm closes what is left open; an iteration that closes nothing
+	// (the parser is stuck in an unterminated tag) would repeat forever
+	for _, tag := range []string{"style", "script"} {
+		for i := 0; r.inside[tag] > 0 && i < 1000; i++ {
+			before := r.inside[tag]
+			p.parse("</" + tag + ">")
+			if r.inside[tag] >= before {
+				break
+			}
+		}
 	}
 	p.eof()
 	return strings.Join(r.chunks, ""), r.uris

@@ -651,17 +651,17 @@ func (p *hparser) parseStart(d string, beg int) int {
 		// attr hash: lower-cased names, the first value wins, values
 		// entity-decoded, a boolean attribute's value is its name
 		out := make([]htmlAttr, 0, len(attrs))
+		var seen map[string]bool
+		if len(attrs) > 1 {
+			seen = make(map[string]bool, len(attrs))
+		}
 		for _, a := range attrs {
 			ln := strings.ToLower(a.name)
-			dup := false
-			for _, o := range out {
-				if o.name == ln {
-					dup = true
-					break
+			if seen != nil {
+				if seen[ln] {
+					continue
 				}
-			}
-			if dup {
-				continue
+				seen[ln] = true
 			}
 			v := a.value
 			if v == "\x00bool" {
@@ -818,7 +818,8 @@ func decodeEntities(s string, prefix bool) string {
 					}
 				}
 				if !ok && prefix {
-					for ss := i - 1; ss > ns; ss-- {
+					// no entity name is longer than 8 characters
+					for ss := min(i-1, ns+8); ss > ns; ss-- {
 						if v, found := entityTable[s[ns:ss]]; found {
 							repl, ok = v, true
 							i = ss

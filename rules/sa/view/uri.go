@@ -597,15 +597,24 @@ func matchSchemeless(s string, pos int) (string, int) {
 	}
 	// try the longest host first, as the greedy regexp does; a TLD ends
 	// where no letter, digit or '-' follows
+	dot := strings.LastIndexByte(s[pos:j], '.')
+	if dot >= 0 {
+		dot += pos
+	}
 	for hostEnd := j; hostEnd > pos+2; hostEnd-- {
 		if hostEnd < j && s[hostEnd] != '.' && s[hostEnd] != '_' {
 			continue
 		}
-		dot := strings.LastIndexByte(s[pos:hostEnd], '.')
-		if dot <= 0 {
+		for dot >= hostEnd {
+			// the last '.' before hostEnd
+			dot = strings.LastIndexByte(s[pos:dot], '.')
+			if dot >= 0 {
+				dot += pos
+			}
+		}
+		if dot <= pos {
 			break
 		}
-		dot += pos
 		tld := strings.ToLower(s[dot+1 : hostEnd])
 		if !validTLDs[tld] {
 			continue
