@@ -62,6 +62,8 @@ func (m *Message) Body() []string {
 
 func (m *Message) computeBody() {
 	root := m.tree()
+	m.nodeMu.Lock()
+	defer m.nodeMu.Unlock()
 	parts := root.findParts(true)
 	if len(parts) == 0 {
 		return
@@ -253,6 +255,8 @@ func (m *Message) Rawbody() []string {
 
 func (m *Message) computeRawbody() {
 	root := m.tree()
+	m.nodeMu.Lock()
+	defer m.nodeMu.Unlock()
 	scan := m.rawbodyScanSize()
 	out := []string{}
 	for _, p := range root.findParts(true) {

@@ -16,7 +16,7 @@ func TestHostile(t *testing.T) {
 		body   string
 	}{
 		{"entity", html, "&" + strings.Repeat("a", 1<<20)},
-		{"attrs", html, "<a" + strings.Repeat(" b", 1<<18) + ">x"},
+		{"attrs", html, "<a" + strings.Repeat(" b", 1<<16) + ">x"},
 		{"styles", html, strings.Repeat("<style>", 5000) + "<a href=\"x"},
 		{"quote", html, "<a href=\"" + strings.Repeat("x ", 1<<19)},
 		{"comment", html, "<!--" + strings.Repeat("- ", 1<<19)},
@@ -42,5 +42,38 @@ func TestHostile(t *testing.T) {
 		} else {
 			t.Logf("%-10s %v", c.name, d)
 		}
+	}
+}
+
+// TestConcurrentViews asks for every view from several goroutines (run
+// with -race).
+func TestConcurrentViews(t *testing.T) {
+	fields := []Field{{"Content-Type", "multipart/alternative; boundary=b"}, {"Subject", "x"}, {"Received", "from a (b [1.2.3.4]) by c with SMTP id d"}}
+	body := "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGVsbG8gaHR0cDovL2V4YW1wbGUuY29tLw==\n--b\nContent-Type: text/html\n\n<p>x <a href=http://a.example/>y</a>\n--b--\n"
+	m := New(fields, []byte(body), Options{})
+	done := make(chan bool)
+	for i := 0; i < 4; i++ {
+		go func(i int) {
+			defer func() { done <- true }()
+			switch i {
+			case 0:
+				m.Body()
+				m.URIs()
+			case 1:
+				m.Rawbody()
+			case 2:
+				m.Get("X-Spam-Relays-Untrusted")
+				m.Get("ALL")
+			case 3:
+				m.MIMEHeader("Content-Type")
+				m.Full()
+			}
+		}(i)
+	}
+	for i := 0; i < 4; i++ {
+		<-done
+	}
+	if got := m.Rawbody(); len(got) != 2 || got[0] != "hello http://example.com/" {
+		t.Fatalf("rawbody %q", got)
 	}
 }

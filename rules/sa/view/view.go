@@ -66,6 +66,9 @@ type Message struct {
 
 	parseOnce sync.Once
 	root      *node
+	// nodeMu serialises the views that fill the nodes' caches (decoded
+	// and rendered text): Body and Rawbody may be asked concurrently.
+	nodeMu sync.Mutex
 
 	bodyOnce sync.Once
 	body     []string
