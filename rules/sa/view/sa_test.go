@@ -204,6 +204,34 @@ func TestAgainstSpamAssassin(t *testing.T) {
 		}
 		items = s
 	}
+	compareWithSA(t, items, minAgreement)
+}
+
+// TestSyntheticAgainstSpamAssassin compares the views of the crafted
+// messages of testdata/synthetic (charsets, HTML corner cases, MIME
+// oddities, Received dialects) with SpamAssassin's.
+func TestSyntheticAgainstSpamAssassin(t *testing.T) {
+	needSpamAssassin(t)
+	files, _ := filepath.Glob("testdata/synthetic/*.eml")
+	var items []eval.Item
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, eval.Item{Name: f, Data: b})
+	}
+	if len(items) == 0 {
+		t.Fatal("no testdata/synthetic/*.eml")
+	}
+	min := map[string]float64{}
+	for k := range minAgreement {
+		min[k] = 1
+	}
+	compareWithSA(t, items, min)
+}
+
+func compareWithSA(t *testing.T, items []eval.Item, minAgreement map[string]float64) {
 	dir := t.TempDir()
 	byFile := map[string]eval.Item{}
 	var paths []string
