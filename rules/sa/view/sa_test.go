@@ -262,6 +262,7 @@ func compareWithSA(t *testing.T, items []eval.Item, minAgreement map[string]floa
 	tallies := map[string]*tally{}
 	perSpec := map[string]*tally{}
 	var diffs []string
+	perView := map[string]int{}
 	count := func(view, key string, ok bool, detail func() string) {
 		tl := tallies[view]
 		if tl == nil {
@@ -271,7 +272,8 @@ func compareWithSA(t *testing.T, items []eval.Item, minAgreement map[string]floa
 		tl.total++
 		if ok {
 			tl.agree++
-		} else if len(diffs) < 400 && detail != nil {
+		} else if perView[view] < 100 && detail != nil {
+			perView[view]++
 			diffs = append(diffs, detail())
 		}
 		if key != "" {
