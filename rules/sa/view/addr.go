@@ -21,14 +21,20 @@ const (
 	addrPartRE = `^` + sp + `*(?:(?:(` + phraseRE + `)` + sp + `*)?<` + sp + `*([^>@]*` + nsp + `+|` + sp + `*)` + sp + `*>(?:` + sp + `*<` + sp + `*(?:(?:` + quotedStr + `)?` + nsp + `+|` + sp + `*)` + sp + `*>)*` + commentRE + `|(` + mailRE + `)` + commentRE + `|(` + phraseRE + `))` + sp + `*(?:[,;]|\z)`
 )
 
+// addrPhraseCommentRE is the standalone phrase of addrPartRE after Perl
+// gave back its last iterations: it then ends with a quoted string, and the
+// comment group may follow.
+const addrPhraseCommentRE = `^` + sp + `*((?:` + quotedStr + `|[^",;<]+)*` + quotedStr + `)` + sp + `*\(((?:|(?:[^()\\]+|\\.)*))\)` + sp + `*(?:[,;]|\z)`
+
 var (
-	reAddrPart    = regexp.MustCompile(`(?is)` + addrPartRE)
-	reMailExact   = regexp.MustCompile(`(?is)^` + mailRE + `\n?$`)
-	reMailInAngle = regexp.MustCompile(`(?is)<(` + mailRE + `)>`)
-	reComment     = regexp.MustCompile(`(?s)\((?:|(?:[^()\\]+|\\.)*)\)`)
-	rePhrasePiece = regexp.MustCompile(`(?is)(?:"(|(?:[^"\\]+|\\.)*)"|([^"]+))`)
-	reGroupPrefix = regexp.MustCompile(`(?s)^[^"()<>]+:` + sp + `*(?:;.*)?`)
-	reBackslashes = regexp.MustCompile(`\\\\`)
+	reAddrPhraseComment = regexp.MustCompile(`(?is)` + addrPhraseCommentRE)
+	reAddrPart          = regexp.MustCompile(`(?is)` + addrPartRE)
+	reMailExact         = regexp.MustCompile(`(?is)^` + mailRE + `\n?$`)
+	reMailInAngle       = regexp.MustCompile(`(?is)<(` + mailRE + `)>`)
+	reComment           = regexp.MustCompile(`(?s)\((?:|(?:[^()\\]+|\\.)*)\)`)
+	rePhrasePiece       = regexp.MustCompile(`(?is)(?:"(|(?:[^"\\]+|\\.)*)"|([^"]+))`)
+	reGroupPrefix       = regexp.MustCompile(`(?s)^[^"()<>]+:` + sp + `*(?:;.*)?`)
+	reBackslashes       = regexp.MustCompile(`\\\\`)
 )
 
 type address struct {
@@ -56,24 +62,32 @@ func parseHeaderAddresses(s string) []address {
 	}
 	var out []address
 	for n := 0; n < 1000; n++ {
+		var p1, a2, c5, a3, p4 string
+		var h1, h2, h5, h3, h4 bool
 		m := reAddrPart.FindStringSubmatchIndex(s)
-		if m == nil || m[1] == 0 {
-			break
-		}
 		g := func(i int) (string, bool) {
 			if m[2*i] < 0 {
 				return "", false
 			}
 			return s[m[2*i]:m[2*i+1]], true
 		}
-		p1, h1 := g(1)
-		a2, h2 := g(2)
-		c5, h5 := g(3)
-		a3, h3 := g(4)
-		if !h5 {
-			c5, h5 = g(5)
+		if m != nil && m[1] > 0 {
+			p1, h1 = g(1)
+			a2, h2 = g(2)
+			c5, h5 = g(3)
+			a3, h3 = g(4)
+			if !h5 {
+				c5, h5 = g(5)
+			}
+			p4, h4 = g(6)
+		} else {
+			m = reAddrPhraseComment.FindStringSubmatchIndex(s)
+			if m == nil || m[1] == 0 {
+				break
+			}
+			p4, h4 = g(1)
+			c5, h5 = g(2)
 		}
-		p4, h4 := g(6)
 		var a address
 		a.phrase, a.hasPhrase = p1, h1
 		if !h1 {
@@ -160,7 +174,7 @@ func phraseHostValid(p string) bool {
 	if j := strings.IndexByte(h, '@'); j >= 0 {
 		h = h[:j]
 	}
-	return isFQDNValid(h)
+	return isFQDNValid(idnToASCII(h))
 }
 
 // cutAtSecondAt is s/^(([^\@]*)\@([^\@]*)).*/$1/.

@@ -181,7 +181,12 @@ func collapseBodySpace(t string, chars bool) string {
 			}
 		}
 		if !isBodySpace(r, chars) {
-			b.WriteString(t[i : i+size])
+			if r == 0 {
+				// tr/\x00/\n/ turns the text's own NULs into newlines too
+				b.WriteByte('\n')
+			} else {
+				b.WriteString(t[i : i+size])
+			}
 			i += size
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/unicode"
 )
 
@@ -199,6 +200,8 @@ type decoder struct {
 var decoderCache sync.Map // lower-cased name -> *decoder (nil when none)
 
 var (
+	decUTF7  = &decoder{name: "UTF-7"}
+	decEUCCN = &decoder{name: "euc-cn", enc: simplifiedchinese.GBK}
 	decW1252 = &decoder{name: "cp1252", enc: charmap.Windows1252}
 	decUTF8  = &decoder{name: "utf-8-strict", utf8: true}
 	decASCII = &decoder{name: "ascii"}
@@ -225,7 +228,11 @@ func lookupEncoding(l string) *decoder {
 		return decUTF8
 	case "ascii", "us-ascii", "ansi_x3.4-1968", "ansi_x3.4-1986", "iso646-us", "iso-646-us", "us":
 		return decASCII
-	case "gb18030", "utf-7", "unicode-1-1-utf-7", "default", "default_charset", "unknown", "x-unknown", "unknown-8bit", "x-user-defined":
+	case "utf-7", "unicode-1-1-utf-7", "csunicode11utf7":
+		return decUTF7
+	case "gb2312", "euc-cn", "csgb2312", "gb_2312-80", "x-euc-cn", "chinese":
+		return decEUCCN
+	case "gb18030", "default", "default_charset", "unknown", "x-unknown", "unknown-8bit", "x-user-defined":
 		// Perl's Encode has no decoder for these (GB18030 is handled
 		// by the caller)
 		return nil
@@ -258,6 +265,20 @@ func lookupEncoding(l string) *decoder {
 // decode decodes data; strict reports failure on malformed input (Encode's
 // FB_CROAK), otherwise malformed input becomes U+FFFD.
 func (d *decoder) decode(data string, strict bool) (string, bool) {
+	switch d {
+	case decUTF7:
+		return decodeUTF7(data, strict)
+	case decEUCCN:
+		// Perl's euc-cn is GB 2312 alone: GBK's extra codes fail, and two
+		// codes map as in GB2312.TXT
+		if !validEUCCN(data) && strict {
+			return "", false
+		}
+		out, _ := d.enc.NewDecoder().String(data)
+		out = strings.ReplaceAll(out, "\u2014", "\u2015")
+		out = strings.ReplaceAll(out, "\u00b7", "\u30fb")
+		return strings.ToValidUTF8(out, "\uFFFD"), true
+	}
 	if d.utf8 {
 		if utf8.ValidString(data) {
 			return data, true
@@ -629,4 +650,73 @@ func decodeEncodedWordData(cte, data string) string {
 		return base64Decode(data)
 	}
 	return qpDecode(strings.ReplaceAll(data, "_", "=20"))
+}
+
+// validEUCCN reports whether s is ASCII and GB 2312 double bytes only.
+func validEUCCN(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x80 {
+			continue
+		}
+		if c < 0xa1 || c > 0xf7 || i+1 >= len(s) || s[i+1] < 0xa1 || s[i+1] > 0xfe {
+			return false
+		}
+		i++
+	}
+	return true
+}
+
+// decodeUTF7 is Encode's UTF-7 (RFC 2152): "+" opens modified base64 of
+// UTF-16BE, closed by any other character ("-" is absorbed); "+-" is "+".
+func decodeUTF7(s string, strict bool) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			if strict {
+				return "", false
+			}
+			b.WriteString("\uFFFD")
+			continue
+		}
+		if c != '+' {
+			b.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		if j < len(s) && s[j] == '-' {
+			b.WriteByte('+')
+			i = j
+			continue
+		}
+		var acc uint32
+		bits := 0
+		var units []uint16
+		for j < len(s) && b64val(s[j]) >= 0 {
+			acc = acc<<6 | uint32(b64val(s[j]))
+			bits += 6
+			if bits >= 16 {
+				bits -= 16
+				units = append(units, uint16(acc>>uint(bits)))
+				acc &= 1<<uint(bits) - 1
+			}
+			j++
+		}
+		for k := 0; k < len(units); k++ {
+			u := rune(units[k])
+			if u >= 0xd800 && u < 0xdc00 && k+1 < len(units) && units[k+1] >= 0xdc00 && units[k+1] < 0xe000 {
+				u = (u-0xd800)<<10 + rune(units[k+1]-0xdc00) + 0x10000
+				k++
+			} else if u >= 0xd800 && u < 0xe000 {
+				u = 0xfffd
+			}
+			b.WriteRune(u)
+		}
+		if j < len(s) && s[j] == '-' {
+			j++
+		}
+		i = j - 1
+	}
+	return b.String(), true
 }

@@ -246,22 +246,14 @@ func (m *Message) hdrsInRcvdRange(start, end int, raw bool) []string {
 	return out
 }
 
-var reIPAddress = regexp.MustCompile(`(?i)` + ipAddressRE)
-
 // findIP is /(?<!\.)\b(${IP_ADDRESS})\b(?!\.)/.
 func findIP(line string) string {
-	for _, loc := range reIPAddress.FindAllStringIndex(line, -1) {
-		s, e := loc[0], loc[1]
-		if s > 0 && line[s-1] == '.' {
+	for s := 0; s < len(line); s++ {
+		if s > 0 && line[s-1] == '.' || !isWordStart(line, s) {
 			continue
 		}
-		if s > 0 && isWordByte(line[s-1]) && isWordByte(line[s]) {
-			continue
-		}
-		if e < len(line) && line[e] == '.' {
-			continue
-		}
-		if e < len(line) && isWordByte(line[e]) && isWordByte(line[e-1]) {
+		e := matchIPAt(line, s)
+		if e < 0 || !isWordStart(line, e) && e < len(line) || e < len(line) && line[e] == '.' {
 			continue
 		}
 		return line[s:e]

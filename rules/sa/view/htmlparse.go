@@ -2,7 +2,6 @@ package view
 
 import (
 	"strings"
-	"unicode/utf8"
 )
 
 // This file ports the tokenizer of Perl's HTML::Parser 3.81 (hparser.c
@@ -152,6 +151,12 @@ func (p *hparser) eof() {
 		if s < len(data) {
 			p.report(evText, data[s:], "", nil)
 		}
+	}
+	// the end_document event flushes a pending end tag (title, textarea)
+	if p.pendingEnd != "" {
+		t := p.pendingEnd
+		p.pendingEnd = ""
+		p.h.end(t)
 	}
 	p.literal = ""
 	p.isCdata = false
@@ -843,9 +848,7 @@ func decodeEntities(s string, prefix bool) string {
 			b.WriteString(s[entStart:i])
 		}
 	}
-	out := b.String()
-	if !utf8.ValidString(out) {
-		out = strings.ToValidUTF8(out, "\uFFFD")
-	}
-	return out
+	// a chunk may end inside a UTF-8 sequence (HTML::Parser splits text
+	// at a 0xA0 byte too): the bytes are kept, the chunks join again
+	return b.String()
 }

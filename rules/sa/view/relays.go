@@ -244,7 +244,7 @@ func (m *Message) parseRelays() {
 			continue
 		}
 		s := v[len(v)-1]
-		if ip := rx(`(${IP})`).FindString(s); ip != "" && s != "" && s != "0" {
+		if ip := findPerlIP(s); ip != "" && s != "" && s != "0" {
 			hdrs = append(hdrs, "from X-Originating-IP: "+ip+"\n")
 		}
 	}

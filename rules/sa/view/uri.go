@@ -158,13 +158,14 @@ func uriToDomain(uri string) string {
 	if reURIPctBad.MatchString(uri) {
 		return ""
 	}
-	if reIsIP.MatchString(uri) {
-		return uri
+	host := idnToASCII(uri)
+	if reIsIP.MatchString(host) {
+		return host
 	}
-	if !isFQDNValid(uri) || !isDomainValid(uri) {
+	if !isFQDNValid(host) || !isDomainValid(host) {
 		return ""
 	}
-	return splitDomain(uri)
+	return splitDomain(host)
 }
 
 // urlEncode is Util.pm url_encode (which decodes harmless escapes).
@@ -313,8 +314,14 @@ func uriListCanonicalize(uri string) []string {
 				nuris = append(nuris, proto+host+restNoPort)
 			}
 		}
-		nhost := strings.ToLower(host) // idn_to_ascii without libidn
-		// ($nhost ne lc($host)) never holds without libidn
+		nhost := idnToASCII(host)
+		if nhost != asciiLower(host) {
+			nuris = append(nuris, proto+nhost+rest)
+			if restNoPort != "" && restNoPort != "0" {
+				nuris = append(nuris, proto+nhost+restNoPort)
+			}
+			host = nhost
+		}
 		stripped := strings.Map(func(r rune) rune {
 			if r <= 0x20 {
 				return -1
@@ -484,7 +491,7 @@ func textURIs(line string, seen map[string]bool) []string {
 			for strings.HasSuffix(h, "%20") {
 				h = strings.TrimSuffix(h, "%20")
 			}
-			if !isDomainValid(h) {
+			if !isDomainValid(idnToASCII(h)) {
 				continue
 			}
 		}
