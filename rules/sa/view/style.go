@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -182,20 +183,20 @@ func (r *renderer) textStyleTag(tag string, attrs []htmlAttr, num int) {
 	r.styles = append(r.styles, nw)
 }
 
-// styleDecl handles one "name: value" of a style attribute.
+var (
+	reStyleColor = regexp.MustCompile(`(?i)^[\t\n\v\f\r ]*(background-)?color:[\t\n\v\f\r ]*(.+?)[\t\n\v\f\r ]*\n?$`)
+	reStyleBg    = regexp.MustCompile(`^[\t\n\v\f\r ]*background:[\t\n\v\f\r ]*(.+?)[\t\n\v\f\r ]*\n?$`)
+	reStyleProp  = regexp.MustCompile(`(?i)^[\t\n\v\f\r ]*([a-z_-]+)[\t\n\v\f\r ]*:[\t\n\v\f\r ]*([^\t\n\v\f\r ].*?)[\t\n\v\f\r ]*\n?$`)
+	reImportant  = regexp.MustCompile(`[\t\n\v\f\r ]*![\t\n\v\f\r ]*important\n?$`)
+)
+
+// styleDecl handles one ";"-separated part of a style attribute
+// (HTML.pm text_style).
 func (r *renderer) styleDecl(nw *textStyle, part string) {
-	t := strings.TrimSpace(part)
-	lt := strings.ToLower(t)
-	if strings.HasPrefix(lt, "color:") || strings.HasPrefix(lt, "background-color:") {
-		bg := strings.HasPrefix(lt, "background-")
-		v := t[strings.IndexByte(t, ':')+1:]
-		v = strings.ToLower(strings.TrimSpace(v))
-		if v == "" {
-			return
-		}
-		if i := strings.LastIndex(v, "!"); i >= 0 && strings.TrimSpace(v[i+1:]) == "important" {
-			v = strings.TrimSpace(v[:i])
-		}
+	if m := reStyleColor.FindStringSubmatch(part); m != nil {
+		bg := m[1] != ""
+		v := strings.ToLower(m[2])
+		v = reImportant.ReplaceAllString(v, "")
 		var c string
 		switch {
 		case strings.Contains(v, "rgb"):
@@ -231,9 +232,8 @@ func (r *renderer) styleDecl(nw *textStyle, part string) {
 		}
 		return
 	}
-	if strings.HasPrefix(t, "background:") {
-		v := strings.TrimSpace(t[len("background:"):])
-		layers := parseCSSBackground(strings.ToLower(v))
+	if m := reStyleBg.FindStringSubmatch(part); m != nil {
+		layers := parseCSSBackground(strings.ToLower(m[1]))
 		if len(layers) > 0 {
 			for _, tok := range layers[len(layers)-1] {
 				if c := nameToRGB(tok); c != "invalid" {
@@ -244,23 +244,13 @@ func (r *renderer) styleDecl(nw *textStyle, part string) {
 		}
 		return
 	}
-	if i := strings.IndexByte(t, ':'); i > 0 {
-		name := strings.TrimSpace(t[:i])
-		val := strings.TrimSpace(t[i+1:])
-		if name == "" || val == "" {
-			return
-		}
-		for j := 0; j < len(name); j++ {
-			c := name[j]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
-				return
-			}
-		}
-		switch name {
+	if m := reStyleProp.FindStringSubmatch(part); m != nil {
+		// the key keeps its case: only lower-case names count
+		switch m[1] {
 		case "display":
-			nw.display = val
+			nw.display = m[2]
 		case "visibility":
-			nw.visible = val
+			nw.visible = m[2]
 		}
 	}
 }

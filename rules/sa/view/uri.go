@@ -26,12 +26,12 @@ func (m *Message) computeURIs() {
 	seen := map[string]bool{}
 	for _, line := range body {
 		for _, u := range textURIs(line, seen) {
-			addURI(set, u, true)
+			addURI(set, u, true, false)
 		}
 	}
 	// HTML URIs (_process_html_uri_list)
 	for _, u := range m.htmlURIs {
-		addURI(set, u.uri, false)
+		addURI(set, u.uri, false, true)
 	}
 	for u := range set {
 		m.uris = append(m.uris, u)
@@ -40,8 +40,8 @@ func (m *Message) computeURIs() {
 }
 
 // addURI is PerMsgStatus.pm add_uri_detail_list, keeping the cleaned list.
-func addURI(set map[string]bool, uri string, validDomain bool) {
-	cleaned := uriListCanonicalize(uri)
+func addURI(set map[string]bool, uri string, validDomain, chars bool) {
+	cleaned := uriListCanonicalize(uri, chars)
 	if len(cleaned) == 0 {
 		return
 	}
@@ -233,8 +233,10 @@ var (
 )
 
 // uriListCanonicalize is Util.pm uri_list_canonicalize for one URI, with
-// the stock redirector patterns.
-func uriListCanonicalize(uri string) []string {
+// the stock redirector patterns. chars tells that Perl holds the URI as
+// characters (an HTML attribute): a host idn_to_ascii cannot convert comes
+// back as octets, which Perl then joins to characters as Latin-1.
+func uriListCanonicalize(uri string, chars bool) []string {
 	uris := []string{uri}
 	var nuris []string
 	for k := 0; k < len(uris) && k < 50; k++ {
@@ -315,6 +317,9 @@ func uriListCanonicalize(uri string) []string {
 			}
 		}
 		nhost := idnToASCII(host)
+		if chars && nhost == host && has8bit(host) {
+			nhost = doubleEncode(host)
+		}
 		if nhost != asciiLower(host) {
 			nuris = append(nuris, proto+nhost+rest)
 			if restNoPort != "" && restNoPort != "0" {
@@ -680,4 +685,17 @@ func hasPrefixFold(s, lower string) bool {
 		}
 	}
 	return true
+}
+
+// doubleEncode reads UTF-8 octets as Latin-1 characters, in UTF-8.
+func doubleEncode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x80 {
+			b.WriteByte(s[i])
+		} else {
+			b.WriteRune(rune(s[i]))
+		}
+	}
+	return b.String()
 }
