@@ -193,7 +193,10 @@ var (
 // styleDecl handles one ";"-separated part of a style attribute
 // (HTML.pm text_style).
 func (r *renderer) styleDecl(nw *textStyle, part string) {
-	if m := reStyleColor.FindStringSubmatch(part); m != nil {
+	if !strings.Contains(part, ":") {
+		return
+	}
+	if m := findIf(containsFold(part, "color:"), reStyleColor, part); m != nil {
 		bg := m[1] != ""
 		v := strings.ToLower(m[2])
 		v = reImportant.ReplaceAllString(v, "")
@@ -232,7 +235,7 @@ func (r *renderer) styleDecl(nw *textStyle, part string) {
 		}
 		return
 	}
-	if m := reStyleBg.FindStringSubmatch(part); m != nil {
+	if m := findIf(strings.Contains(part, "background:"), reStyleBg, part); m != nil {
 		layers := parseCSSBackground(strings.ToLower(m[1]))
 		if len(layers) > 0 {
 			for _, tok := range layers[len(layers)-1] {
@@ -450,4 +453,12 @@ func dec2hex(n int) string {
 		return fmt.Sprintf("0%x", n)
 	}
 	return fmt.Sprintf("%x", n)
+}
+
+// findIf runs the regexp only when a cheap test allows a match.
+func findIf(maybe bool, re *regexp.Regexp, s string) []string {
+	if !maybe {
+		return nil
+	}
+	return re.FindStringSubmatch(s)
 }

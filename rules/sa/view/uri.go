@@ -194,20 +194,20 @@ func urlEncode(u string) string {
 
 // redirectorPatterns are the redirector_pattern lines of the stock rules,
 // translated to RE2 (their look-behinds become plain alternatives).
-var redirectorPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)^http://chkpt\.zdnet\.com/chkpt/\w+/(.*)$`),
-	regexp.MustCompile(`(?i)^http://www(?:\d+)?\.nate\.com/r/\w+/(.*)$`),
-	regexp.MustCompile(`(?i)^http://.+\.gov/(?:.*/)?externalLink\.jhtml\?.*url=(.*?)(?:&.*)?$`),
-	regexp.MustCompile(`(?i)^http://redir\.internet\.com/.+?/.+?/(.*)$`),
-	regexp.MustCompile(`(?i)^http://(?:.*?\.)?adtech\.de/.*(?:;|\|)link=(.*?)(?:;|$)`),
-	regexp.MustCompile(`(?i)^http.*?/redirect\.php\?(?:.*[?&])?goto=(.*?)(?:$|[&#])`),
-	regexp.MustCompile(`(?i)^https?:/*(?:[^/]+\.)?emf\d\.com/r\.cfm.*?&r=(.*)`),
-	regexp.MustCompile(`(?i)/(?:index.php)?\?(?:.*[?&])?URL=(.*?)(?:$|[&#])`),
-	regexp.MustCompile(`(?i)^https?:/*(?:\w+\.)?google(?:\.\w{2,3}){1,2}/url\?(?:.*?[?&])?q=(.*?)(?:$|[&#])`),
-	regexp.MustCompile(`(?i)^https?:/*(?:\w+\.)?google(?:\.\w{2,3}){1,2}/translate\?(?:.*?[?&])?u=(.*?)(?:$|[&#])`),
-	regexp.MustCompile(`(?i)^https?:/*(?:\w+\.)?google(?:\.\w{2,3}){1,2}/pagead/iclk\?(?:.*?[?&])?adurl=(.*?)(?:$|[&#])`),
-	regexp.MustCompile(`(?i)^https?:/*(?:\w+\.)?aol\.com/redir\.adp\?(?:.*[?&])?_url=(.*?)(?:$|[&#])`),
-	regexp.MustCompile(`(?i)^https?/*(?:\w+\.)?facebook\.com/l/;(.*)`),
+var redirectorPatterns = []*prx{
+	rx(`(?i)^http://chkpt\.zdnet\.com/chkpt/\w+/(.*)$`),
+	rx(`(?i)^http://www(?:\d+)?\.nate\.com/r/\w+/(.*)$`),
+	rx(`(?i)^http://.+\.gov/(?:.*/)?externalLink\.jhtml\?.*url=(.*?)(?:&.*)?$`),
+	rx(`(?i)^http://redir\.internet\.com/.+?/.+?/(.*)$`),
+	rx(`(?i)^http://(?:.*?\.)?adtech\.de/.*(?:;|\|)link=(.*?)(?:;|$)`),
+	rx(`(?i)^http.*?/redirect\.php\?(?:.*[?&])?goto=(.*?)(?:$|[&#])`),
+	rx(`(?i)^https?:/*(?:[^/]+\.)?emf\d\.com/r\.cfm.*?&r=(.*)`),
+	rx(`(?i)/(?:index.php)?\?(?:.*[?&])?URL=(.*?)(?:$|[&#])`),
+	rx(`(?i)^https?:/*(?:\w+\.)?google(?:\.\w{2,3}){1,2}/url\?(?:.*?[?&])?q=(.*?)(?:$|[&#])`),
+	rx(`(?i)^https?:/*(?:\w+\.)?google(?:\.\w{2,3}){1,2}/translate\?(?:.*?[?&])?u=(.*?)(?:$|[&#])`),
+	rx(`(?i)^https?:/*(?:\w+\.)?google(?:\.\w{2,3}){1,2}/pagead/iclk\?(?:.*?[?&])?adurl=(.*?)(?:$|[&#])`),
+	rx(`(?i)^https?:/*(?:\w+\.)?aol\.com/redir\.adp\?(?:.*[?&])?_url=(.*?)(?:$|[&#])`),
+	rx(`(?i)^https?/*(?:\w+\.)?facebook\.com/l/;(.*)`),
 }
 
 var (
@@ -250,7 +250,7 @@ func uriListCanonicalize(uri string, chars bool) []string {
 			continue
 		}
 		n := u
-		if reMailOrAt.MatchString(n) {
+		if (strings.IndexByte(n, '@') >= 0 || hasPrefixFold(n, "mailto:")) && reMailOrAt.MatchString(n) {
 			if g := reMailQ.FindStringSubmatch(n); g != nil {
 				nuris = append(nuris, g[1])
 			}
@@ -280,15 +280,17 @@ func uriListCanonicalize(uri string, chars bool) []string {
 			}
 		}
 		n = reHostQuery.ReplaceAllString(n, "$1/$2")
-		n = reEntDec.ReplaceAllStringFunc(n, func(s string) string {
-			v, _ := strconv.Atoi(reEntDec.FindStringSubmatch(s)[1])
-			return string(rune(v))
-		})
-		n = reEntHex.ReplaceAllStringFunc(n, func(s string) string {
-			v, _ := strconv.ParseInt(reEntHex.FindStringSubmatch(s)[1], 16, 32)
-			return string(rune(v))
-		})
-		n = reEntDot.ReplaceAllString(n, ".")
+		if strings.Contains(n, "&#") {
+			n = reEntDec.ReplaceAllStringFunc(n, func(s string) string {
+				v, _ := strconv.Atoi(reEntDec.FindStringSubmatch(s)[1])
+				return string(rune(v))
+			})
+			n = reEntHex.ReplaceAllStringFunc(n, func(s string) string {
+				v, _ := strconv.ParseInt(reEntHex.FindStringSubmatch(s)[1], 16, 32)
+				return string(rune(v))
+			})
+			n = reEntDot.ReplaceAllString(n, ".")
+		}
 		if n != u {
 			nuris = append(nuris, n)
 		}
@@ -349,7 +351,7 @@ func uriListCanonicalize(uri string, chars bool) []string {
 			}
 		}
 		if !found {
-			if mm := reHardRedir.FindStringSubmatch(rest); mm != nil && strings.Contains(mm[1], ".") {
+			if mm := findIf(containsFold(rest, "http"), reHardRedir, rest); mm != nil && strings.Contains(mm[1], ".") {
 				uris = append(uris, mm[1])
 			}
 		}
