@@ -21,20 +21,27 @@ var usStates = setOf("ak al ar az ca co ct dc de fl ga gu hi ia id il in ks ky l
 
 func (m *Message) computeURIs() {
 	body := m.Body()
-	set := map[string]bool{}
+	// Perl keeps a URI found as octets (in the rendered text) apart from
+	// the same non-ASCII URI found as characters (in HTML): both are listed
+	octets, chars := map[string]bool{}, map[string]bool{}
 	// text URIs (PerMsgStatus.pm _process_text_uri_list)
 	seen := map[string]bool{}
 	for _, line := range body {
 		for _, u := range textURIs(line, seen) {
-			addURI(set, u, true, false)
+			addURI(octets, u, true, false)
 		}
 	}
 	// HTML URIs (_process_html_uri_list)
 	for _, u := range m.htmlURIs {
-		addURI(set, u.uri, false, true)
+		addURI(chars, u.uri, false, true)
 	}
-	for u := range set {
+	for u := range octets {
 		m.uris = append(m.uris, u)
+	}
+	for u := range chars {
+		if !octets[u] || has8bit(u) {
+			m.uris = append(m.uris, u)
+		}
 	}
 	sort.Strings(m.uris)
 }
@@ -329,12 +336,7 @@ func uriListCanonicalize(uri string, chars bool) []string {
 			}
 			host = nhost
 		}
-		stripped := strings.Map(func(r rune) rune {
-			if r <= 0x20 {
-				return -1
-			}
-			return r
-		}, host)
+		stripped := stripLowBytes(host)
 		if stripped != host {
 			host = stripped
 			nuris = append(nuris, proto+host+rest)
@@ -380,9 +382,10 @@ func uriListCanonicalize(uri string, chars bool) []string {
 			nuris = append(nuris, proto+ulongToIP(v)+rest)
 		} else if reDigitsHost.MatchString(host) {
 			v, err := strconv.ParseUint(host, 10, 64)
-			if err == nil {
-				nuris = append(nuris, proto+ulongToIP(v)+rest)
+			if err != nil {
+				v = ^uint64(0) // Perl's %lx of a number past 64 bits
 			}
+			nuris = append(nuris, proto+ulongToIP(v)+rest)
 		} else if proto == "http://" && auth == "" && nhost != "localhost" && port == "80" {
 			if w := reWWWOnly.FindStringSubmatch(nhost); w != nil && !isDomainValid(nhost) {
 				nuris = append(nuris, proto+"www."+w[1]+".com"+rest)
@@ -418,10 +421,12 @@ func octetCanon(oc string) string {
 	return s
 }
 
-// ulongToIP is Util.pm decode_ulong_to_ip.
+// ulongToIP is Util.pm decode_ulong_to_ip: the first four bytes of the
+// number's hex digits (a number above 32 bits keeps its high bytes).
 func ulongToIP(v uint64) string {
-	v &= 0xffffffff
-	return fmt.Sprintf("%d.%d.%d.%d", v>>24&255, v>>16&255, v>>8&255, v&255)
+	h := fmt.Sprintf("%08x", v)[:8]
+	n, _ := strconv.ParseUint(h, 16, 32)
+	return fmt.Sprintf("%d.%d.%d.%d", n>>24&255, n>>16&255, n>>8&255, n&255)
 }
 
 // The delimiters of PerMsgStatus.pm _tbirdurire.
@@ -566,7 +571,7 @@ func matchTbird(s string, pos int, hasAt bool) (string, byte, int, string) {
 		}
 	}
 	// mail
-	if hasAt && hasPrefixFold(s[pos:], "mailto:") {
+	if hasPrefixFold(s[pos:], "mailto:") {
 		e := pos + 7
 		for e < len(s) && !isTbirdEndDelimEmail(s[e]) && e-(pos+7) < 2048 {
 			e++
@@ -700,4 +705,20 @@ func doubleEncode(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// stripLowBytes is tr/\x00-\x20//d.
+func stripLowBytes(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 {
+			b := make([]byte, 0, len(s))
+			for j := 0; j < len(s); j++ {
+				if s[j] > 0x20 {
+					b = append(b, s[j])
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
