@@ -37,7 +37,7 @@ func TestHostile(t *testing.T) {
 			m.Get(s)
 		}
 		m.MIMEHeader("Content-Type")
-		if d := time.Since(start); d > 3*time.Second {
+		if d := time.Since(start); d > 10*time.Second { // quadratic work on these sizes takes minutes
 			t.Errorf("%s: %v", c.name, d)
 		} else {
 			t.Logf("%-10s %v", c.name, d)
