@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // URIs returns SpamAssassin's URI list, the strings uri rules run on
@@ -175,11 +176,25 @@ func uriToDomain(uri string) string {
 	return splitDomain(host)
 }
 
-// urlEncode is Util.pm url_encode (which decodes harmless escapes).
-func urlEncode(u string) string {
+// urlEncode is Util.pm url_encode (which decodes harmless escapes); on
+// characters (chars) a character from U+0080 to U+00FF is escaped as one
+// byte, and one above is kept.
+func urlEncode(u string, chars bool) string {
 	var b strings.Builder
 	for i := 0; i < len(u); i++ {
 		c := u[i]
+		if chars && c >= 0x80 {
+			r, size := utf8.DecodeRuneInString(u[i:])
+			if r != utf8.RuneError || size > 1 {
+				if r <= 0xff {
+					fmt.Fprintf(&b, "%%%02x", r)
+				} else {
+					b.WriteString(u[i : i+size])
+				}
+				i += size - 1
+				continue
+			}
+		}
 		if c == '%' && i+2 < len(u) && isHex(u[i+1]) && isHex(u[i+2]) {
 			esc := u[i : i+3]
 			if !rx(`(?i)(20|7f|[0189a-f][0-9a-f])`).MatchString(esc) && u[i+1] >= '2' && u[i+1] <= '7' {
@@ -277,7 +292,7 @@ func uriListCanonicalize(uri string, chars bool) []string {
 		n = strings.ReplaceAll(n, `\`, "/")
 		n = reCanonHTTP.ReplaceAllString(n, "${1}//")
 		if reHasPct.MatchString(n) {
-			n = urlEncode(n)
+			n = urlEncode(n, chars)
 		}
 		if !reHasScheme.MatchString(n) {
 			if strings.HasPrefix(n, "ftp.") {
@@ -493,7 +508,7 @@ func textURIs(line string, seen map[string]bool) []string {
 		}
 		if rx(`(?i)^mailto:`).MatchString(u) {
 			if rx(`(?i)%[0-9a-f]{2}`).MatchString(u) {
-				u = urlEncode(u)
+				u = urlEncode(u, false)
 			}
 			g := rx(`@([^?&>]*)`).FindStringSubmatch(u)
 			if g == nil {
