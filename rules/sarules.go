@@ -79,7 +79,7 @@ func levee(name string) bool {
 // (__NAME), rules off by a `scores:` override of 0, and rules levee's own
 // checks stand for are left out.
 func (r *saRules) hits(e *Engine, m *Message) []Hit {
-	v := view.New(saFields(m.Fields), m.Body, view.Options{Trusted: e.cfg.trusted, Internal: e.cfg.internal})
+	v := view.New(saFields(m.Fields), m.Body, view.Options{TrustedNetworks: e.cfg.trusted, InternalNetworks: e.cfg.internal})
 	var out []Hit
 	for _, h := range r.set.Eval(v) {
 		name := h.Rule.Name

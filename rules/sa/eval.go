@@ -4,7 +4,12 @@ import (
 	"strings"
 
 	"github.com/levee-mail/levee/rules/sa/perlre"
+	"github.com/levee-mail/levee/rules/sa/view"
 )
+
+// PartValue is one MIME part's value for a mimeheader rule; OK is false
+// when the part lacks the field.
+type PartValue = view.PartValue
 
 // Message is what the rules look at, SpamAssassin's views of one message
 // (rules/sa/view implements it). Strings are octets as SpamAssassin has
@@ -22,8 +27,9 @@ type Message interface {
 	Full() string
 	// URIs is the list uri rules run on.
 	URIs() []string
-	// MIMEHeader is the values of a header in every MIME part.
-	MIMEHeader(spec string) []string
+	// MIMEHeader is the value of a header in every MIME part, in
+	// SpamAssassin's order (the message itself first).
+	MIMEHeader(spec string) []PartValue
 }
 
 // Hit is a rule that matched, and how often (its value in metas).
@@ -58,14 +64,7 @@ func (s *RuleSet) Eval(m Message) []Hit {
 		s.evalLines(KindFull, []string{m.Full()}, counts, seen)
 	}
 	for _, r := range s.byKind[KindMIMEHeader] {
-		for _, v := range m.MIMEHeader(r.Header) {
-			if n := r.count(perlre.Bytes(v)); n > 0 {
-				counts[r.slot] = addCount(r, counts[r.slot], n)
-			}
-			if counts[r.slot] > 0 && !r.Multiple {
-				break
-			}
-		}
+		counts[r.slot] = r.mimeHeader(m.MIMEHeader(r.Header))
 	}
 	for i, c := range counts {
 		vals[i] = float64(c)
@@ -192,4 +191,27 @@ func Names(hits []Hit, subs bool) []string {
 		}
 	}
 	return out
+}
+
+// mimeHeader is a mimeheader rule's count over the parts
+// (Plugin/MIMEHeader.pm eval_hook_called): each part's value, or the
+// if-unset value (""), is matched; the first part that matches gives the
+// hits (one, or every match with tflags multiple, up to maxhits). A
+// negated rule hits whatever the values: SpamAssassin 4.0's _check stops
+// at a negated rule's first match without counting it, and its hook then
+// returns a hit.
+func (r *Rule) mimeHeader(parts []PartValue) int {
+	if r.Negate {
+		return 1
+	}
+	for _, p := range parts {
+		v := p.Value
+		if !p.OK {
+			v = r.IfUnset
+		}
+		if n := r.count(perlre.Bytes(v)); n > 0 {
+			return n
+		}
+	}
+	return 0
 }

@@ -15,11 +15,11 @@ func (m message) Get(spec string) (string, bool) {
 	}
 	return "", false
 }
-func (m message) Body() []string             { return []string{m.subject + "\n"} }
-func (m message) Rawbody() []string          { return nil }
-func (m message) Full() string               { return "" }
-func (m message) URIs() []string             { return nil }
-func (m message) MIMEHeader(string) []string { return nil }
+func (m message) Body() []string                   { return []string{m.subject + "\n"} }
+func (m message) Rawbody() []string                { return nil }
+func (m message) Full() string                     { return "" }
+func (m message) URIs() []string                   { return nil }
+func (m message) MIMEHeader(string) []sa.PartValue { return nil }
 
 func Example() {
 	set, err := sa.Parse("local.cf", []byte(`

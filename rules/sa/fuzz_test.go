@@ -32,7 +32,7 @@ func FuzzParse(f *testing.F) {
 	m := &fakeMessage{
 		headers: map[string]string{"Subject": "x y z\n", "From:addr": "a@b"},
 		body:    []string{"x y z\n", "hello world"}, rawbody: []string{"a=3Db"}, full: "X: y\n\nz",
-		uris: []string{"http://a/"}, mime: map[string][]string{"Content-Type": {"text/plain"}},
+		uris: []string{"http://a/"}, mime: map[string][]PartValue{"Content-Type": {{Value: "text/plain", OK: true}}},
 	}
 	f.Fuzz(func(t *testing.T, cf []byte) {
 		opt := Options{ReadFile: func(string) ([]byte, error) { return cf, nil }} // includes read itself: a loop, bounded

@@ -203,8 +203,10 @@ func (p *parser) finish() (*RuleSet, error) {
 				return nil, &ParseError{File: d.pos.File, Line: d.pos.Line, Msg: "meta " + name + ": " + err.Error()}
 			}
 			r.deps = r.meta.deps(map[string]bool{}, nil)
-		case KindHeader, KindMIMEHeader:
+		case KindHeader:
 			err = p.headerRule(r, v)
+		case KindMIMEHeader:
+			err = p.mimeHeaderRule(r, v)
 		default:
 			err = p.regexpRule(r, v)
 		}
@@ -436,6 +438,25 @@ func (p *parser) headerRule(r *Rule, v string) error {
 }
 
 func (p *parser) regexpRule(r *Rule, v string) error { return p.compile(r, v) }
+
+// mimeHeaderSpec is Plugin/MIMEHeader.pm's check: a field name (or ALL)
+// with only :raw.
+var mimeHeaderSpec = regexp.MustCompile(`^([^:\s]+(?::(?:raw)?)?)\s*([=!]~)\s*(.+)$`)
+
+// mimeHeaderRule parses `NAME Header[:raw] =~ /re/ [if-unset: X]`.
+func (p *parser) mimeHeaderRule(r *Rule, v string) error {
+	m := mimeHeaderSpec.FindStringSubmatch(v)
+	if m == nil {
+		return fmt.Errorf("want HEADER[:raw] =~ /pattern/")
+	}
+	pat := m[3]
+	r.Header, r.Negate, r.HasUnset = strings.TrimSuffix(m[1], ":"), m[2] == "!~", true
+	if u := ifUnset.FindStringSubmatchIndex(pat); u != nil {
+		r.IfUnset = pat[u[2]:u[3]]
+		pat = pat[:u[0]]
+	}
+	return p.compile(r, pat)
+}
 
 // compile strips the delimiters (Util.pm compile_regexp), replaces the
 // ReplaceTags tags of rules listed in replace_rules, and translates the

@@ -18,18 +18,18 @@ type fakeMessage struct {
 	rawbody []string
 	full    string
 	uris    []string
-	mime    map[string][]string
+	mime    map[string][]PartValue
 }
 
 func (m *fakeMessage) Get(spec string) (string, bool) {
 	v, ok := m.headers[spec]
 	return v, ok
 }
-func (m *fakeMessage) Body() []string                  { return m.body }
-func (m *fakeMessage) Rawbody() []string               { return m.rawbody }
-func (m *fakeMessage) Full() string                    { return m.full }
-func (m *fakeMessage) URIs() []string                  { return m.uris }
-func (m *fakeMessage) MIMEHeader(spec string) []string { return m.mime[spec] }
+func (m *fakeMessage) Body() []string                     { return m.body }
+func (m *fakeMessage) Rawbody() []string                  { return m.rawbody }
+func (m *fakeMessage) Full() string                       { return m.full }
+func (m *fakeMessage) URIs() []string                     { return m.uris }
+func (m *fakeMessage) MIMEHeader(spec string) []PartValue { return m.mime[spec] }
 
 func mustParse(t *testing.T, cf string) *RuleSet {
 	t.Helper()
@@ -83,7 +83,7 @@ score    BODY_MULTI     0.5
 		rawbody: []string{"a=3Db"},
 		full:    "Subject: x\nX-Test: yes\n\nbody",
 		uris:    []string{"http://192.0.2.1/x"},
-		mime:    map[string][]string{"Content-Type": {"text/plain", "application/x; name=\"a.exe\""}},
+		mime:    map[string][]PartValue{"Content-Type": {{Value: "text/plain", OK: true}, {Value: "application/x; name=\"a.exe\"", OK: true}}},
 	}
 	got := hitNames(set.Eval(m))
 	want := "SUBJ_FREE SUBJ_NOT_HI NO_XM UNSET_DEFAULT HAS_DATE FROM_ADDR BODY_WIN BODY_MULTIx3 SUBJ_IN_BODY NOSUBJ RAW_QP FULL_X URI_IP MIME_EXE __SUB META_AND META_SUM META_NOT"
