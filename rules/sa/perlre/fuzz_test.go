@@ -1,0 +1,145 @@
+package perlre
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	fuzzMaxPattern = 160
+	fuzzMaxText    = 240
+)
+
+func fuzzFlags(flags string) string {
+	var b strings.Builder
+	for _, c := range "imsx" {
+		if strings.ContainsRune(flags, c) {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+var fuzzSeeds = []struct{ re, flags, text string }{
+	{`(?<![a-z])foo`, "i", "xfoo Foo"},
+	{`foo(?![a-z])`, "", "foobar foo."},
+	{`(["'])x\1`, "", `a"x"b`},
+	{`\w++\s`, "", "abc def"},
+	{`a$`, "", "a\n"},
+	{`^$`, "m", "a\n"},
+	{`\bcialis(?!\xe9)\b`, "i", "CIALIS\xe9 cialis"},
+	{`[[:alpha:]]{2,}+\d`, "x", "ab1"},
+	{`a{,2}b`, "", "aab"},
+	{`(?i:A)b(?-i)C`, "", "abC"},
+	{`\x{e9}|\x{178}`, "i", "\xc9\xff"},
+	{`(?!ab)(?=a)\w+`, "", "ac ab"},
+	{`x\Z`, "", "x\n"},
+	{`[^\n]{3}\z`, "s", "abc"},
+	{`(?>\s*)x`, "", "  x"},
+	{`\R`, "", "\r\n"},
+	{`#c\n a b`, "x", "ab"},
+}
+
+// FuzzTranslate: no pattern makes Translate panic or hang, and where both
+// Go and Perl (as SpamAssassin compiles it) accept a pattern, they agree on
+// whether it matches.
+func FuzzTranslate(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s.re, s.flags, s.text)
+	}
+	for i, p := range stockPatterns(f) {
+		if i%3 == 0 && len(p.re) <= fuzzMaxPattern {
+			f.Add(p.re, p.flags, "")
+		}
+	}
+	f.Fuzz(func(t *testing.T, re, flags, text string) {
+		if len(re) > fuzzMaxPattern || len(text) > fuzzMaxText {
+			return
+		}
+		flags = fuzzFlags(flags)
+		r, err := Compile(re, flags)
+		src, terr := Translate(re, flags)
+		if (err == nil) != (terr == nil) {
+			t.Fatalf("Compile and Translate disagree: %v / %v", err, terr)
+		}
+		if err != nil {
+			return
+		}
+		if src != r.String() {
+			t.Fatalf("Translate %q != String %q", src, r.String())
+		}
+		p := getPerl(t)
+		res, err := p.match(re, flags, []string{text}, 2*time.Second)
+		var ce *perlCompileError
+		if errors.As(err, &ce) || errors.Is(err, errPerlTimeout) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("perl: %v", err)
+		}
+		if got := r.MatchString(Bytes(text)); got != res[0].matched {
+			t.Fatalf("/%s/%s on %q: go %v, perl %v\nre2: %s", re, flags, text, got, res[0].matched, src)
+		}
+	})
+}
+
+// FuzzLiterals: whenever a pattern matches, the text contains one of its
+// literals.
+func FuzzLiterals(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s.re, s.flags, s.text)
+	}
+	for i, p := range stockPatterns(f) {
+		if i%3 == 1 && len(p.re) <= fuzzMaxPattern {
+			r, err := Compile(p.re, p.flags)
+			text := ""
+			if err == nil && len(r.Literals()) > 0 {
+				text = "<" + rawBytes(r.Literals()[0]) + ">"
+			}
+			f.Add(p.re, p.flags, text)
+		}
+	}
+	f.Fuzz(func(t *testing.T, re, flags, text string) {
+		if len(re) > fuzzMaxPattern || len(text) > fuzzMaxText {
+			return
+		}
+		r, err := Compile(re, fuzzFlags(flags))
+		if err != nil {
+			return
+		}
+		bt := Bytes(text)
+		lits := r.Literals()
+		if lits == nil || !r.MatchString(bt) {
+			return
+		}
+		lt := Lower(bt)
+		for _, l := range lits {
+			if len([]rune(l)) < minLitLen {
+				t.Fatalf("literal %q shorter than %d", l, minLitLen)
+			}
+			if strings.Contains(lt, l) {
+				return
+			}
+		}
+		t.Fatalf("/%s/ matches %q which contains none of %q (re2 %s)", re, text, lits, r.String())
+	})
+}
+
+// FuzzParseMatchOp: any line splits without panic, and a split's pattern
+// and flags put back between the delimiters give the same split.
+func FuzzParseMatchOp(f *testing.F) {
+	for _, s := range []string{`/a\/b/i`, `m{a{1,2}}x rest`, `m!x!`, `m#a#i [if-unset: x]`, `qr(a(b)c)s`, `m`, `/unterminated`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		re, flags, rest, err := ParseMatchOp(s)
+		if err != nil {
+			return
+		}
+		if !strings.HasSuffix(s, rest) || !strings.Contains(s, re) {
+			t.Fatalf("%q -> %q %q %q", s, re, flags, rest)
+		}
+	})
+}
