@@ -61,10 +61,11 @@ func mergePrev(a, b prevInfo) prevInfo {
 }
 
 type engine struct {
-	steps  int
-	sizes  map[*node]int  // tree size of output nodes (they share subtrees)
-	target map[*node]bool // memo of hasTarget
-	behind bool           // the pass that removes lookbehinds (pattern reversed): lookaheads of the original are opaque
+	steps   int
+	sizes   map[*node]int  // tree size of output nodes (they share subtrees)
+	target  map[*node]bool // memo of hasTarget
+	prevDep map[*node]bool // memo of needsPrev
+	behind  bool           // the pass that removes lookbehinds (pattern reversed): lookaheads of the original are opaque
 }
 
 func (e *engine) bail(n *node, format string, args ...any) {
@@ -456,9 +457,13 @@ func (e *engine) deriv(r *node, b cset, prev prevInfo) *node {
 }
 
 // blocks splits x into the pieces that every set of r (and \w, \n) sees alike.
-func blocks(x cset, r *node) []cset {
-	sets := []cset{wordSet, newline}
-	seen := map[cset]bool{wordSet: true, newline: true}
+func (e *engine) blocks(x cset, r *node) []cset {
+	var sets []cset
+	seen := map[cset]bool{}
+	if e.needsPrev(r) {
+		sets = []cset{wordSet, newline}
+		seen = map[cset]bool{wordSet: true, newline: true}
+	}
 	r.walk(func(n *node) bool {
 		if n.op == opSet && !seen[n.set] && !n.set.empty() && !n.set.full() {
 			seen[n.set] = true
@@ -503,6 +508,36 @@ func (s estate) key() string {
 		return ""
 	}
 	return fmt.Sprintf("%s|%d", ckey(s.c), s.prev)
+}
+
+// needsPrev reports whether c tests the preceding character (\b, \B, ^).
+func (e *engine) needsPrev(c *node) bool {
+	if e.prevDep == nil {
+		e.prevDep = map[*node]bool{}
+	}
+	if v, ok := e.prevDep[c]; ok {
+		return v
+	}
+	v := c.op == opAssert && c.as != aEOT && c.as != aMEOL
+	for _, s := range c.subs {
+		if e.needsPrev(s) {
+			v = true
+		}
+	}
+	e.prevDep[c] = v
+	return v
+}
+
+// state builds the state after a character of block b (or with prev p),
+// forgetting prev when the requirement does not look at it.
+func (e *engine) state(c *node, p prevInfo) estate {
+	if isAll(c) {
+		return estate{prev: p}
+	}
+	if !e.needsPrev(c) {
+		p = 0
+	}
+	return estate{c: c, prev: p}
 }
 
 func merge(outs []eout) []eout {
@@ -638,15 +673,12 @@ func (e *engine) process(x *node, st estate) []eout {
 		}
 		var order []string
 		groups := map[string]*grp{}
-		for _, b := range blocks(x.set, st.c) {
+		for _, b := range e.blocks(x.set, st.c) {
 			d := e.deriv(st.c, b, st.prev)
 			if d.isFail() {
 				continue
 			}
-			ns := estate{c: d, prev: prevOf(b)}
-			if isAll(d) {
-				ns.c = nil
-			}
+			ns := e.state(d, prevOf(b))
 			k := ns.key()
 			if g, ok := groups[k]; ok {
 				g.set = g.set.union(b)
@@ -661,11 +693,8 @@ func (e *engine) process(x *node, st estate) []eout {
 		var outs []eout
 		for _, k := range order {
 			g := groups[k]
-			if g.st.c != nil {
+			if g.st.c != nil && g.st.prev != 0 {
 				g.st.prev = prevOf(g.set)
-				if g.st.prev == 0 {
-					g.st.prev = 0
-				}
 			}
 			outs = append(outs, eout{n: setNode(g.set), st: g.st})
 		}
@@ -715,9 +744,6 @@ func (e *engine) process(x *node, st estate) []eout {
 		}
 		if c.isFail() {
 			return nil
-		}
-		if isAll(c) {
-			return []eout{{n: emptyNode(), st: estate{prev: st.prev}}}
 		}
 		return []eout{{n: emptyNode(), st: estate{c: c, prev: st.prev}}}
 	}
@@ -806,7 +832,7 @@ func (e *engine) resolveEnd(st estate) *node {
 				n    *node
 			}{i, assertNode(aEOT)})
 		}
-		for _, b := range blocks(allBytes, s.c) {
+		for _, b := range e.blocks(allBytes, s.c) {
 			d := e.deriv(s.c, b, s.prev)
 			if d.isFail() {
 				continue
@@ -815,7 +841,7 @@ func (e *engine) resolveEnd(st estate) *node {
 				setEdges[edge{i, final}] = setEdges[edge{i, final}].union(b)
 				continue
 			}
-			ns := estate{c: d, prev: prevOf(b)}
+			ns := e.state(d, prevOf(b))
 			k := ns.key()
 			j, ok := index[k]
 			if !ok {

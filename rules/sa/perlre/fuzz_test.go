@@ -2,6 +2,7 @@ package perlre
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,20 @@ func fuzzFlags(flags string) string {
 		}
 	}
 	return b.String()
+}
+
+// watchdog panics (a crash the fuzzer records) when a translation takes
+// more than a few seconds: Translate must stay fast on any input.
+func watchdog(re, flags string) chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			panic(fmt.Sprintf("Translate(%q, %q) takes more than 5s", re, flags))
+		}
+	}()
+	return done
 }
 
 var fuzzSeeds = []struct{ re, flags, text string }{
@@ -59,8 +74,10 @@ func FuzzTranslate(f *testing.F) {
 			return
 		}
 		flags = fuzzFlags(flags)
+		done := watchdog(re, flags)
 		r, err := Compile(re, flags)
 		src, terr := Translate(re, flags)
+		close(done)
 		if (err == nil) != (terr == nil) {
 			t.Fatalf("Compile and Translate disagree: %v / %v", err, terr)
 		}
@@ -105,7 +122,9 @@ func FuzzLiterals(f *testing.F) {
 		if len(re) > fuzzMaxPattern || len(text) > fuzzMaxText {
 			return
 		}
+		done := watchdog(re, flags)
 		r, err := Compile(re, fuzzFlags(flags))
+		close(done)
 		if err != nil {
 			return
 		}

@@ -41,8 +41,7 @@ func literalsOf(src string) []string {
 	if best == nil {
 		return nil
 	}
-	sort.Strings(best)
-	return best
+	return minimalLits(best)
 }
 
 // linfo describes what a sub-pattern's matches look like.
@@ -118,10 +117,10 @@ func litScore(ss []string) int {
 			min = n
 		}
 	}
-	if min > 8 {
-		min = 8
+	if min > 5 {
+		min = 5
 	}
-	return min*100 - len(ss)
+	return min*100 - 10*len(ss)
 }
 
 func pickLits(cands ...[]string) []string {
@@ -135,6 +134,26 @@ func pickLits(cands ...[]string) []string {
 		}
 	}
 	return best
+}
+
+// minimalLits drops strings that contain another string of the set: the
+// shorter one is found whenever the longer one is.
+func minimalLits(ss []string) []string {
+	var out []string
+	for i, s := range ss {
+		redundant := false
+		for j, t := range ss {
+			if i != j && len(t) < len(s) && strings.Contains(s, t) {
+				redundant = true
+				break
+			}
+		}
+		if !redundant {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func dedupe(ss []string) []string {

@@ -26,7 +26,6 @@ import (
 	"errors"
 	"regexp"
 	"regexp/syntax"
-	"unicode/utf8"
 )
 
 // Bytes returns s with every byte >= 0x80 replaced by the rune of the same
@@ -191,31 +190,15 @@ func MustCompile(re, flags string) *Regexp {
 func (r *Regexp) MatchString(text string) bool { return r.re.MatchString(text) }
 
 // Count returns the number of non-overlapping matches in text (in Bytes
-// form), stopping at max when max > 0: SpamAssassin's tflags multiple and
-// maxhits. An empty match advances by one character, as Perl's //g does.
+// form), at most max when max > 0: SpamAssassin's tflags multiple and
+// maxhits, which loop on //g. Where a rewrite consumed context around the
+// match (a lookbehind at the start, a lookahead at the end), two matches
+// that Perl finds touching can count as one; see README.md.
 func (r *Regexp) Count(text string, max int) int {
-	n := 0
-	pos := 0
-	for pos <= len(text) {
-		loc := r.re.FindStringIndex(text[pos:])
-		if loc == nil {
-			break
-		}
-		n++
-		if max > 0 && n >= max {
-			break
-		}
-		end := pos + loc[1]
-		if loc[1] == loc[0] {
-			if end >= len(text) {
-				break
-			}
-			_, w := utf8.DecodeRuneInString(text[end:])
-			end += w
-		}
-		pos = end
+	if max <= 0 {
+		max = -1
 	}
-	return n
+	return len(r.re.FindAllStringIndex(text, max))
 }
 
 // String returns the RE2 source.
