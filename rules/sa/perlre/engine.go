@@ -20,7 +20,10 @@ import (
 // Example: (?!viagra)<V><I><A>... -> the set of <V> splits into "v" (the
 // requirement becomes "not iagra...") and the rest (requirement met).
 
-const maxEngineSteps = 400000
+const (
+	maxEngineSteps   = 200000
+	maxConstraintKey = 20000
+)
 
 type prevInfo uint8
 
@@ -534,6 +537,9 @@ func (e *engine) state(c *node, p prevInfo) estate {
 	if isAll(c) {
 		return estate{prev: p}
 	}
+	if len(ckey(c)) > maxConstraintKey {
+		e.bail(nil, "lookaround (requirement too complex)")
+	}
 	if !e.needsPrev(c) {
 		p = 0
 	}
@@ -766,39 +772,165 @@ func (e *engine) processRepeat(x *node, st estate) []eout {
 	if st.c == nil && subT != nil {
 		return []eout{{n: repeatNode(subT, x.min, x.max, x.greedy), st: estate{prev: lastPrev(x, st.prev)}}}
 	}
-	var acc []eout
-	cur := []eout{{n: emptyNode(), st: st}}
-	for k := 0; ; k++ {
-		if k >= x.min {
-			if subT != nil && len(cur) == 1 && cur[0].st.c == nil {
-				rest := -1
-				if x.max >= 0 {
-					rest = x.max - k
-				}
-				acc = append(acc, eout{n: catNode(cur[0].n, repeatNode(subT, 0, rest, x.greedy)), st: estate{prev: 0}})
-				break
-			}
-			acc = append(acc, cur...)
-			if x.max >= 0 && k == x.max {
-				break
-			}
-		}
-		if k > 80 {
-			e.bail(x, "lookaround that stays pending through a repetition")
-		}
+	step := func(cur []eout) []eout {
 		var next []eout
 		for _, o := range cur {
 			for _, p := range e.process(sub, o.st) {
 				next = append(next, eout{n: catNode(o.n, p.n), st: p.st})
 			}
 		}
-		cur = merge(next)
-		e.checkSize(cur)
+		next = merge(next)
+		e.checkSize(next)
+		return next
+	}
+	allTrivial := func(cur []eout) bool { return len(cur) == 1 && cur[0].st.c == nil }
+	cur := []eout{{n: emptyNode(), st: st}}
+	for k := 0; k < x.min; k++ {
+		if k > 80 {
+			e.bail(x, "lookaround that stays pending through a repetition")
+		}
+		cur = step(cur)
+		if len(cur) == 0 {
+			return nil
+		}
+	}
+	if x.max == x.min {
+		return cur
+	}
+	if subT != nil && allTrivial(cur) {
+		rest := -1
+		if x.max >= 0 {
+			rest = x.max - x.min
+		}
+		return []eout{{n: catNode(cur[0].n, repeatNode(subT, 0, rest, x.greedy)), st: estate{prev: 0}}}
+	}
+	if x.max < 0 {
+		return e.closure(sub, cur)
+	}
+	acc := append([]eout(nil), cur...)
+	for k := x.min; k < x.max; k++ {
+		if k > 80 {
+			e.bail(x, "lookaround that stays pending through a repetition")
+		}
+		cur = step(cur)
 		if len(cur) == 0 {
 			break
 		}
+		if subT != nil && allTrivial(cur) {
+			acc = append(acc, eout{n: catNode(cur[0].n, repeatNode(subT, 0, x.max-k-1, x.greedy)), st: estate{prev: 0}})
+			break
+		}
+		acc = append(acc, cur...)
 	}
 	return merge(acc)
+}
+
+// closure handles an unbounded repetition of sub while a requirement is
+// pending: the states the requirement can be in after each iteration form a
+// small automaton whose paths (Kleene's construction) give, for each state,
+// the iterations that lead to it.
+func (e *engine) closure(sub *node, starts []eout) []eout {
+	var states []estate
+	index := map[string]int{}
+	add := func(st estate) int {
+		k := st.key()
+		if i, ok := index[k]; ok {
+			if st.c == nil {
+				states[i].prev = mergePrev(states[i].prev, st.prev)
+			}
+			return i
+		}
+		index[k] = len(states)
+		states = append(states, st)
+		return len(states) - 1
+	}
+	startIdx := make([]int, len(starts))
+	for i, o := range starts {
+		startIdx[i] = add(o.st)
+	}
+	type edge struct{ from, to int }
+	edges := map[edge]*node{}
+	for i := 0; i < len(states); i++ {
+		if len(states) > 24 {
+			e.bail(sub, "lookaround that stays pending through a repetition (too many states)")
+		}
+		for _, p := range e.process(sub, states[i]) {
+			j := add(p.st)
+			ed := edge{i, j}
+			if edges[ed] == nil {
+				edges[ed] = p.n
+			} else {
+				edges[ed] = altNode(edges[ed], p.n)
+			}
+		}
+	}
+	n := len(states)
+	P := make([][]*node, n)
+	for i := range P {
+		P[i] = make([]*node, n)
+	}
+	for ed, lab := range edges {
+		P[ed.from][ed.to] = lab
+	}
+	// Kleene: P[i][j] = paths of one or more iterations from i to j.
+	for k := 0; k < n; k++ {
+		var loop *node = emptyNode()
+		if P[k][k] != nil {
+			loop = repeatNode(P[k][k], 0, -1, true)
+		}
+		for i := 0; i < n; i++ {
+			if P[i][k] == nil {
+				continue
+			}
+			for j := 0; j < n; j++ {
+				if P[k][j] == nil {
+					continue
+				}
+				e.tick(sub)
+				var through *node
+				if i == k && j == k {
+					through = repeatNode(P[k][k], 1, -1, true)
+				} else if i == k {
+					through = catNode(loop, P[k][j])
+				} else if j == k {
+					through = catNode(P[i][k], loop)
+				} else {
+					through = catNode(P[i][k], loop, P[k][j])
+				}
+				if P[i][j] == nil {
+					P[i][j] = through
+				} else if i != k && j != k {
+					P[i][j] = altNode(P[i][j], through)
+				} else {
+					P[i][j] = through
+				}
+				if e.treeSize(P[i][j]) > maxTreeSize {
+					e.bail(sub, "lookaround that stays pending through a repetition (rewrite too large)")
+				}
+			}
+		}
+	}
+	var outs []eout
+	for si, o := range starts {
+		i := startIdx[si]
+		for j := 0; j < n; j++ {
+			var path *node
+			switch {
+			case i == j && P[i][j] != nil:
+				path = repeatNode(P[i][j], 0, 1, true)
+			case i == j:
+				path = emptyNode()
+			case P[i][j] != nil:
+				path = P[i][j]
+			default:
+				continue
+			}
+			outs = append(outs, eout{n: catNode(o.n, path), st: states[j]})
+		}
+	}
+	outs = merge(outs)
+	e.checkSize(outs)
+	return outs
 }
 
 // resolveEnd returns what must follow for the pending requirement c to hold,

@@ -24,6 +24,7 @@ package perlre
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"regexp/syntax"
 )
@@ -93,17 +94,37 @@ func Lower(s string) string {
 // the flags (any of "imsxn"; "g", "o", "a" and "p" are accepted and ignored).
 // The result is to be matched against Bytes(text).
 func Translate(re, flags string) (string, error) {
-	t, err := translateTree(re, flags)
+	src, err := translateSource(re, flags)
 	if err != nil {
 		return "", err
 	}
-	src := emit(t)
 	if _, err := syntax.Parse(src, syntax.Perl); err != nil {
 		var se *syntax.Error
 		if errors.As(err, &se) && (se.Code == syntax.ErrInvalidRepeatSize || se.Code == syntax.ErrLarge || se.Code == syntax.ErrNestingDepth) {
 			return "", &UnsupportedError{Construct: "repetition beyond RE2's limits (" + string(se.Code) + ")", Offset: 0}
 		}
 		return "", err
+	}
+	return src, nil
+}
+
+// Rewrites may not make the RE2 source larger than this many times the Perl
+// source plus a constant: Go's regexp runs in time proportional to text
+// length times program size, so a rule that grows past this would cost more
+// than it is worth (see README.md for the figures).
+const (
+	maxGrowthFactor = 8
+	maxGrowthSlack  = 8192
+)
+
+func translateSource(re, flags string) (string, error) {
+	t, err := translateTree(re, flags)
+	if err != nil {
+		return "", err
+	}
+	src := emit(t)
+	if len(src) > maxGrowthFactor*len(re)+maxGrowthSlack {
+		return "", &UnsupportedError{Construct: fmt.Sprintf("lookaround (rewrite too large: %d bytes of RE2 for %d of Perl)", len(src), len(re)), Offset: 0}
 	}
 	return src, nil
 }
@@ -161,11 +182,10 @@ type Regexp struct {
 
 // Compile translates and compiles a Perl pattern.
 func Compile(re, flags string) (*Regexp, error) {
-	t, err := translateTree(re, flags)
+	src, err := translateSource(re, flags)
 	if err != nil {
 		return nil, err
 	}
-	src := emit(t)
 	r, err := regexp.Compile(src)
 	if err != nil {
 		var se *syntax.Error
