@@ -59,7 +59,7 @@ func (w *emitter) node(n *node, prec int) {
 		case aMEOL:
 			b.WriteString(`(?m:$)`)
 		default:
-			panic("perlre: assertion left for emit")
+			panic(bailout{unsupported(n, "assertion")})
 		}
 	case opCat:
 		if prec > precCat {
@@ -95,7 +95,7 @@ func (w *emitter) node(n *node, prec int) {
 	case opRepeat:
 		w.repeat(n, prec)
 	default:
-		panic("perlre: construct left for emit")
+		panic(bailout{unsupported(n, "construct")})
 	}
 }
 

@@ -133,7 +133,8 @@ func (p *parser) skipX(fl *flagSet) {
 	for p.more() {
 		c := p.src[p.pos]
 		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == 0x85:
+			// Perl's Pattern_White_Space: NEL (0x85) too, in a byte pattern
 			p.pos++
 		case c == '#':
 			for p.more() && p.src[p.pos] != '\n' {

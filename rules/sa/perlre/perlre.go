@@ -117,12 +117,21 @@ const (
 	maxGrowthSlack  = 8192
 )
 
-func translateSource(re, flags string) (string, error) {
+func translateSource(re, flags string) (src string, err error) {
 	t, err := translateTree(re, flags)
 	if err != nil {
 		return "", err
 	}
-	src := emit(t)
+	defer func() {
+		if r := recover(); r != nil {
+			b, ok := r.(bailout)
+			if !ok {
+				panic(r)
+			}
+			src, err = "", b.err
+		}
+	}()
+	src = emit(t)
 	if len(src) > maxGrowthFactor*len(re)+maxGrowthSlack {
 		return "", &UnsupportedError{Construct: fmt.Sprintf("lookaround (rewrite too large: %d bytes of RE2 for %d of Perl)", len(src), len(re)), Offset: 0}
 	}
