@@ -150,3 +150,75 @@ func (w *emitter) repeat(n *node, prec int) {
 		b.WriteByte('?')
 	}
 }
+
+// repeatNeed is the product of nested repetition counts that Go's
+// regexp/syntax checks against 1000 (repeatIsValid: max, or min when unbounded).
+func repeatNeed(n *node) int {
+	need := 1
+	for _, s := range n.subs {
+		if k := repeatNeed(s); k > need {
+			need = k
+		}
+	}
+	if n.op == opRepeat {
+		m := n.max
+		if m < 0 {
+			m = n.min
+		}
+		if m > 1 && !(n.max < 0 && n.min <= 1) {
+			need *= m
+			if need > 1<<20 {
+				need = 1 << 20
+			}
+		}
+	}
+	return need
+}
+
+// limitNesting unrolls a repetition whose count times the counts nested in
+// it passes RE2's 1000 into sequential copies: (?:\s{1,10}\w{1,40}){100}
+// becomes 100 copies of \s{1,10}\w{1,40}. Same language, no nested product.
+func limitNesting(n *node) (*node, bool) {
+	if repeatNeed(n) <= maxRE2Repeat {
+		return n, true
+	}
+	if n.op == opRepeat {
+		sub, ok := limitNesting(n.subs[0])
+		if !ok {
+			return nil, false
+		}
+		count := n.max
+		if count < 0 {
+			count = n.min
+		}
+		if count*repeatNeed(sub) > maxRE2Repeat {
+			if count*sub.size() > maxTreeSize {
+				return nil, false
+			}
+			var parts []*node
+			for i := 0; i < n.min; i++ {
+				parts = append(parts, sub)
+			}
+			if n.max < 0 {
+				parts = append(parts, &node{op: opRepeat, subs: []*node{sub}, min: 0, max: -1, greedy: n.greedy})
+			} else {
+				for i := n.min; i < n.max; i++ {
+					parts = append(parts, &node{op: opRepeat, subs: []*node{sub}, min: 0, max: 1, greedy: n.greedy})
+				}
+			}
+			return &node{op: opCat, subs: parts}, true
+		}
+		c := *n
+		c.subs = []*node{sub}
+		return &c, true
+	}
+	c := *n
+	c.subs = make([]*node, len(n.subs))
+	for i, s := range n.subs {
+		var ok bool
+		if c.subs[i], ok = limitNesting(s); !ok {
+			return nil, false
+		}
+	}
+	return &c, true
+}

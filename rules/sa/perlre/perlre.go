@@ -133,7 +133,7 @@ func translateSource(re, flags string) (src string, err error) {
 	}()
 	src = emit(t)
 	if len(src) > maxGrowthFactor*len(re)+maxGrowthSlack {
-		return "", &UnsupportedError{Construct: fmt.Sprintf("lookaround (rewrite too large: %d bytes of RE2 for %d of Perl)", len(src), len(re)), Offset: 0}
+		return "", &UnsupportedError{Construct: fmt.Sprintf("rewrite too large: %d bytes of RE2 for %d of Perl", len(src), len(re)), Offset: 0}
 	}
 	return src, nil
 }
@@ -176,6 +176,10 @@ func translateTree(re, flags string) (t *node, err error) {
 	}
 	if t.size() > maxTreeSize {
 		return nil, &UnsupportedError{Construct: "pattern too large after rewriting", Offset: 0}
+	}
+	t, ok := limitNesting(t)
+	if !ok {
+		return nil, &UnsupportedError{Construct: "nested repetition counts beyond RE2's limit of 1000", Offset: 0}
 	}
 	return t, nil
 }
