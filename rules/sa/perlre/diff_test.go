@@ -215,6 +215,9 @@ func TestStockAgainstPerl(t *testing.T) {
 			}
 			if got && r.Count(bt, 1000) != res[i].count {
 				countDiff++
+				if os.Getenv("PERLRE_COUNTDIFF") != "" && countDiff <= 15 {
+					t.Logf("count %s /%s/%s on %q: go %d perl %d", sp.name, sp.re, sp.flags, text, r.Count(bt, 1000), res[i].count)
+				}
 			}
 			if got {
 				lt := Lower(bt)

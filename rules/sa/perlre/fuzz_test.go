@@ -90,7 +90,7 @@ func FuzzTranslate(f *testing.F) {
 		p := getPerl(t)
 		res, err := p.match(re, flags, []string{text}, 2*time.Second)
 		var ce *perlCompileError
-		if errors.As(err, &ce) || errors.Is(err, errPerlTimeout) {
+		if errors.As(err, &ce) || errors.Is(err, errPerlTimeout) || errors.Is(err, errPerlCrashed) {
 			return
 		}
 		if err != nil {

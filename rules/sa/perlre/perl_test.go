@@ -141,6 +141,9 @@ func (p *perlProc) restart() {
 // errPerlTimeout: perl did not answer in time (catastrophic backtracking).
 var errPerlTimeout = fmt.Errorf("perl timed out")
 
+// errPerlCrashed: perl died on the pattern (perl 5.36 panics on [^\S\s]* under /aa).
+var errPerlCrashed = fmt.Errorf("perl exited")
+
 // match runs re/flags on texts. A compile error comes back as *perlCompileError.
 func (p *perlProc) match(re, flags string, texts []string, timeout time.Duration) ([]perlResult, error) {
 	p.mu.Lock()
@@ -161,7 +164,7 @@ func (p *perlProc) match(re, flags string, texts []string, timeout time.Duration
 		case l, ok := <-p.out:
 			if !ok {
 				p.restart()
-				return nil, fmt.Errorf("perl exited")
+				return nil, errPerlCrashed
 			}
 			if strings.HasPrefix(l, "ERR ") {
 				return nil, &perlCompileError{l[4:]}
