@@ -83,7 +83,51 @@ func catNode(subs ...*node) *node {
 			return failNode()
 		}
 	}
+	out = mergeSetRuns(out)
+	if len(out) == 1 {
+		return out[0]
+	}
 	return &node{op: opCat, subs: out}
+}
+
+// setRun views n as a repetition of one set: [a] is [a]{1,1}, [a]* is [a]{0,-1}.
+func setRun(n *node) (s cset, min, max int, ok bool) {
+	switch {
+	case n.op == opSet:
+		return n.set, 1, 1, true
+	case n.op == opRepeat && n.subs[0].op == opSet && n.greedy:
+		return n.subs[0].set, n.min, n.max, true
+	}
+	return cset{}, 0, 0, false
+}
+
+// mergeSetRuns joins adjacent repetitions of the same set (x x* x* -> x+):
+// x{a,b}x{c,d} matches what x{a+c,b+d} matches. Plain characters are left
+// alone (abc stays abc).
+func mergeSetRuns(subs []*node) []*node {
+	var out []*node
+	for _, n := range subs {
+		if k := len(out); k > 0 {
+			// X*X* -> X* for the very same X (the loops of Kleene's construction)
+			if p := out[k-1]; p.op == opRepeat && n.op == opRepeat && p.min == 0 && n.min == 0 && p.max < 0 && n.max < 0 && p.subs[0] == n.subs[0] {
+				continue
+			}
+			s1, a, b, ok1 := setRun(out[k-1])
+			s2, c, d, ok2 := setRun(n)
+			if ok1 && ok2 && s1 == s2 && (out[k-1].op == opRepeat || n.op == opRepeat) {
+				hi := -1
+				if b >= 0 && d >= 0 {
+					hi = b + d
+				}
+				if a+c <= maxPerlRepeat && (hi < 0 || hi <= maxPerlRepeat) {
+					out[k-1] = &node{op: opRepeat, subs: []*node{setNode(s1)}, min: a + c, max: hi, greedy: true}
+					continue
+				}
+			}
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func altNode(subs ...*node) *node {

@@ -2,6 +2,7 @@ package perlre
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -865,72 +866,108 @@ func (e *engine) closure(sub *node, starts []eout) []eout {
 		}
 	}
 	n := len(states)
-	P := make([][]*node, n)
-	for i := range P {
-		P[i] = make([]*node, n)
+	S, F := n, n+1
+	base := make([][]*node, n+2)
+	for i := range base {
+		base[i] = make([]*node, n+2)
+	}
+	addTo := func(mat [][]*node, i, j int, l *node) {
+		if mat[i][j] == nil {
+			mat[i][j] = l
+		} else {
+			mat[i][j] = altNode(mat[i][j], l)
+		}
 	}
 	for ed, lab := range edges {
-		P[ed.from][ed.to] = lab
+		base[ed.from][ed.to] = lab
 	}
-	// Kleene: P[i][j] = paths of one or more iterations from i to j.
-	for k := 0; k < n; k++ {
-		var loop *node = emptyNode()
-		if P[k][k] != nil {
-			loop = repeatNode(P[k][k], 0, -1, true)
-		}
-		for i := 0; i < n; i++ {
-			if P[i][k] == nil {
-				continue
-			}
-			for j := 0; j < n; j++ {
-				if P[k][j] == nil {
-					continue
-				}
-				e.tick(sub)
-				var through *node
-				if i == k && j == k {
-					through = repeatNode(P[k][k], 1, -1, true)
-				} else if i == k {
-					through = catNode(loop, P[k][j])
-				} else if j == k {
-					through = catNode(P[i][k], loop)
-				} else {
-					through = catNode(P[i][k], loop, P[k][j])
-				}
-				if P[i][j] == nil {
-					P[i][j] = through
-				} else if i != k && j != k {
-					P[i][j] = altNode(P[i][j], through)
-				} else {
-					P[i][j] = through
-				}
-				if e.treeSize(P[i][j]) > maxTreeSize {
-					e.bail(sub, "lookaround that stays pending through a repetition (rewrite too large)")
-				}
-			}
-		}
+	for si, o := range starts {
+		addTo(base, S, startIdx[si], o.n)
 	}
 	var outs []eout
-	for si, o := range starts {
-		i := startIdx[si]
-		for j := 0; j < n; j++ {
-			var path *node
-			switch {
-			case i == j && P[i][j] != nil:
-				path = repeatNode(P[i][j], 0, 1, true)
-			case i == j:
-				path = emptyNode()
-			case P[i][j] != nil:
-				path = P[i][j]
-			default:
-				continue
-			}
-			outs = append(outs, eout{n: catNode(o.n, path), st: states[j]})
+	for j := 0; j < n; j++ {
+		mat := make([][]*node, n+2)
+		for i := range mat {
+			mat[i] = append([]*node(nil), base[i]...)
+		}
+		mat[j][F] = emptyNode()
+		if r := e.eliminateStates(mat, S, F); r != nil {
+			outs = append(outs, eout{n: r, st: states[j]})
 		}
 	}
 	outs = merge(outs)
 	e.checkSize(outs)
 	return outs
+}
+
+// eliminateStates turns a generalized automaton (mat[i][j]: the regexp of
+// the edge, nil for none) into the regexp of the paths from start to final,
+// eliminating first the states that create the fewest new edges.
+func (e *engine) eliminateStates(mat [][]*node, start, final int) *node {
+	n := len(mat)
+	alive := make([]bool, n)
+	for i := range alive {
+		alive[i] = i != start && i != final
+	}
+	for {
+		best, bestCost := -1, 0
+		for s := 0; s < n; s++ {
+			if !alive[s] {
+				continue
+			}
+			in, out := 0, 0
+			for k := 0; k < n; k++ {
+				if k != s && mat[k][s] != nil {
+					in++
+				}
+				if k != s && mat[s][k] != nil {
+					out++
+				}
+			}
+			if c := in * out; best < 0 || c < bestCost {
+				best, bestCost = s, c
+			}
+		}
+		if best < 0 {
+			break
+		}
+		s := best
+		alive[s] = false
+		var mid *node = emptyNode()
+		if mat[s][s] != nil {
+			mid = repeatNode(mat[s][s], 0, -1, true)
+		}
+		for p := 0; p < n; p++ {
+			if p == s || mat[p][s] == nil {
+				continue
+			}
+			for q := 0; q < n; q++ {
+				if q == s || mat[s][q] == nil {
+					continue
+				}
+				e.tick(nil)
+				l := catNode(mat[p][s], mid, mat[s][q])
+				if mat[p][q] == nil {
+					mat[p][q] = l
+				} else {
+					mat[p][q] = altNode(mat[p][q], l)
+				}
+				if e.treeSize(mat[p][q]) > maxTreeSize {
+					e.bail(nil, "lookaround (rewrite too large)")
+				}
+			}
+		}
+		for k := 0; k < n; k++ {
+			mat[k][s], mat[s][k] = nil, nil
+		}
+	}
+	if mat[start][final] == nil {
+		return nil
+	}
+	if mat[start][start] != nil {
+		return catNode(repeatNode(mat[start][start], 0, -1, true), mat[start][final])
+	}
+	return mat[start][final]
 }
 
 // resolveEnd returns what must follow for the pending requirement c to hold,
@@ -997,7 +1034,19 @@ func (e *engine) resolveEnd(st estate) *node {
 			mat[i][j] = altNode(mat[i][j], n)
 		}
 	}
-	for ed, s := range setEdges {
+	// in a fixed order, so that the same pattern always gives the same RE2 source
+	eds := make([]edge, 0, len(setEdges))
+	for ed := range setEdges {
+		eds = append(eds, ed)
+	}
+	sort.Slice(eds, func(i, j int) bool {
+		if eds[i].from != eds[j].from {
+			return eds[i].from < eds[j].from
+		}
+		return eds[i].to < eds[j].to
+	})
+	for _, ed := range eds {
+		s := setEdges[ed]
 		to := ed.to
 		if to == final {
 			to = F
@@ -1008,39 +1057,11 @@ func (e *engine) resolveEnd(st estate) *node {
 	for _, f := range finals {
 		addEdge(f.from, F, f.n)
 	}
-	// State elimination, keeping state 0 and F.
-	for s := nst - 1; s >= 1; s-- {
-		loop := mat[s][s]
-		var mid *node = emptyNode()
-		if loop != nil {
-			mid = repeatNode(loop, 0, -1, true)
-		}
-		for p := 0; p <= nst; p++ {
-			if p == s || mat[p][s] == nil {
-				continue
-			}
-			for q := 0; q <= nst; q++ {
-				if q == s || mat[s][q] == nil {
-					continue
-				}
-				addEdge(p, q, catNode(mat[p][s], mid, mat[s][q]))
-				e.tick(nil)
-				if e.treeSize(mat[p][q]) > maxTreeSize {
-					e.bail(nil, "lookahead at the end (rewrite too large)")
-				}
-			}
-		}
-		for k := 0; k <= nst; k++ {
-			mat[k][s], mat[s][k] = nil, nil
-		}
-	}
-	if mat[0][F] == nil {
+	r := e.eliminateStates(mat, 0, F)
+	if r == nil {
 		return failNode()
 	}
-	if mat[0][0] != nil {
-		return catNode(repeatNode(mat[0][0], 0, -1, true), mat[0][F])
-	}
-	return mat[0][F]
+	return r
 }
 
 // eliminate removes the lookarounds of one direction from n.

@@ -215,3 +215,18 @@ func TestCount(t *testing.T) {
 		t.Fatalf("Count max 2 = %d", n)
 	}
 }
+
+// The same pattern always gives the same RE2 source.
+func TestDeterministic(t *testing.T) {
+	for _, re := range []string{`breast(?!\s+cancer)`, `(?!ab\b)\w+`, `[+-]\d\d[30]0(?<!-0600|-0500)\s+EST`, `^(?!.*ab)`} {
+		first, err := Translate(re, "i")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20; i++ {
+			if again, _ := Translate(re, "i"); again != first {
+				t.Fatalf("%s: %q then %q", re, first, again)
+			}
+		}
+	}
+}
