@@ -133,7 +133,13 @@ func expandGroup(root *node, ref *node) (*node, error) {
 		}
 		lca = d
 	}
-	// The group must take part whenever the ancestor matches: only sequences between them.
+	// The group must take part whenever the ancestor matches: only sequences
+	// from the ancestor down to it (an alternation at the ancestor puts the
+	// reference in another branch, where the group is unset or, inside a
+	// repetition, set by an earlier iteration).
+	if a := gpath[lca]; a.op != opCat && a.op != opGroup {
+		return nil, unsupported(ref, "backreference to a group inside an alternative or repetition")
+	}
 	for _, n := range gpath[lca+1 : len(gpath)-1] {
 		if n.op != opCat && n.op != opGroup {
 			return nil, unsupported(ref, "backreference to a group inside an alternative or repetition")
