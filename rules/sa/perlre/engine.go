@@ -464,7 +464,9 @@ func (e *engine) deriv(r *node, b cset, prev prevInfo) *node {
 func (e *engine) blocks(x cset, r *node) []cset {
 	var sets []cset
 	seen := map[cset]bool{}
-	if e.needsPrev(r) {
+	// Assertions look at the next character too (\b, (?m:$)): blocks must be
+	// uniformly word or not, newline or not.
+	if r.has(func(m *node) bool { return m.op == opAssert }) {
 		sets = []cset{wordSet, newline}
 		seen = map[cset]bool{wordSet: true, newline: true}
 	}
