@@ -119,7 +119,7 @@ func TestMatchCasesPerl(t *testing.T) {
 var unsupportedCases = []struct{ re, construct string }{
 	{`(\w+) \1`, "backreference"},
 	{`(a)|b\1`, "backreference"}, // the group is unset in the other branch
-	{`a(?!b)c*\w`, ""}, // translatable: listed to show it is not refused
+	{`a(?!b)c*\w`, ""},           // translatable: listed to show it is not refused
 	{`\Gx`, `\G`},
 	{`a\Kb`, `\K`},
 	{`(?(1)a|b)`, "conditional"},
