@@ -165,6 +165,9 @@ func repeatNeed(n *node) int {
 		if m < 0 {
 			m = n.min
 		}
+		if m > maxRE2Repeat {
+			m = maxRE2Repeat // emit splits x{1400} into x{1000}x{400}
+		}
 		if m > 1 && !(n.max < 0 && n.min <= 1) {
 			need *= m
 			if need > 1<<20 {
@@ -191,7 +194,7 @@ func limitNesting(n *node) (*node, bool) {
 		if count < 0 {
 			count = n.min
 		}
-		if count*repeatNeed(sub) > maxRE2Repeat {
+		if min(count, maxRE2Repeat)*repeatNeed(sub) > maxRE2Repeat {
 			if count*sub.size() > maxTreeSize {
 				return nil, false
 			}
