@@ -225,3 +225,25 @@ func limitNesting(n *node) (*node, bool) {
 	}
 	return &c, true
 }
+
+// progSize estimates the number of RE2 instructions n compiles to: counted
+// repetitions are expanded by Go's regexp, so x{0,1000} costs 1000 x.
+func progSize(n *node) int {
+	k := 1
+	switch n.op {
+	case opRepeat:
+		c := n.max
+		if c < 0 {
+			c = n.min + 1
+		}
+		k += c * progSize(n.subs[0])
+	default:
+		for _, s := range n.subs {
+			k += progSize(s)
+		}
+	}
+	if k > 1<<30 {
+		k = 1 << 30
+	}
+	return k
+}

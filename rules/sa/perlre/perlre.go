@@ -115,6 +115,9 @@ func Translate(re, flags string) (string, error) {
 const (
 	maxGrowthFactor = 8
 	maxGrowthSlack  = 8192
+	// maxProgSize bounds the compiled program: Go's regexp expands counted
+	// repetitions, and both compiling and matching cost its size.
+	maxProgSize = 100000
 )
 
 func translateSource(re, flags string) (src string, err error) {
@@ -131,6 +134,9 @@ func translateSource(re, flags string) (src string, err error) {
 			src, err = "", b.err
 		}
 	}()
+	if ps := progSize(t); ps > maxProgSize {
+		return "", &UnsupportedError{Construct: fmt.Sprintf("program too large: about %d RE2 instructions, more than %d", ps, maxProgSize), Offset: 0}
+	}
 	src = emit(t)
 	if len(src) > maxGrowthFactor*len(re)+maxGrowthSlack {
 		return "", &UnsupportedError{Construct: fmt.Sprintf("rewrite too large: %d bytes of RE2 for %d of Perl", len(src), len(re)), Offset: 0}

@@ -133,6 +133,11 @@ func expandGroup(root *node, ref *node) (*node, error) {
 		}
 		lca = d
 	}
+	g := gpath[len(gpath)-1]
+	vals, ok := enumerate(g.subs[0], maxBackrefValues)
+	if !ok {
+		return nil, unsupported(ref, "backreference to a group that is not a small finite set of strings")
+	}
 	// The group must take part whenever the ancestor matches: only sequences
 	// from the ancestor down to it (an alternation at the ancestor puts the
 	// reference in another branch, where the group is unset or, inside a
@@ -145,15 +150,10 @@ func expandGroup(root *node, ref *node) (*node, error) {
 			return nil, unsupported(ref, "backreference to a group inside an alternative or repetition")
 		}
 	}
-	g := gpath[len(gpath)-1]
 	if g.has(func(n *node) bool {
 		return n.op == opGroup && n != g && root.has(func(m *node) bool { return m.op == opBackref && m.ref == n.capIdx })
 	}) {
 		return nil, unsupported(ref, "backreference to a group that holds another referenced group")
-	}
-	vals, ok := enumerate(g.subs[0], maxBackrefValues)
-	if !ok {
-		return nil, unsupported(ref, "backreference to a group that is not a small finite set of strings")
 	}
 	anc := gpath[lca]
 	var alts []*node
