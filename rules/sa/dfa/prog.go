@@ -64,8 +64,8 @@ type prog struct {
 	usesWord, usesLine bool
 	class              [256]uint8 // byte -> class
 	nclass             int
-	rep                []byte         // class -> one of its bytes
-	ctx                [256]uint8     // byte -> ctxOther, ctxWord or ctxNewline
+	rep                []byte               // class -> one of its bytes
+	ctx                [256]uint8           // byte -> ctxOther, ctxWord or ctxNewline
 	flags              [4][4]syntax.EmptyOp // [previous ctx][next ctx]
 }
 
