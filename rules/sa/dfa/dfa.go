@@ -18,7 +18,6 @@ package dfa
 
 import (
 	"regexp/syntax"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -43,52 +42,69 @@ var DefaultLimits = Limits{MaxStates: 10000, MaxBytes: 1 << 20, MaxResets: 2}
 type DFA struct {
 	p   *prog
 	lim Limits
+	// stride is the length of a state's row: one transition per byte
+	// class, then the end-of-text column (rowMatch or rowDead id, 0 when
+	// not computed yet).
+	stride uint32
+	endCol uint32
 
 	mu    sync.Mutex // guards the creation of states and cache resets
 	cache atomic.Pointer[cache]
 
 	scratch sync.Pool // *scratch
 
-	escOnce sync.Once
-	esc     escape
+	accOnce  sync.Once
+	accReady atomic.Bool
+	acc      accel
+	// accKind is acc.kind until calibration finds that skipping ahead
+	// does not pay on the texts this DFA sees; then accelNone.
+	accKind atomic.Uint32
+	// calibration: Match calls counted, and their stops and skipped bytes
+	calls, stops, skipped atomic.Uint64
 
 	resets, fallbacks atomic.Uint64
 }
 
-// cache is one generation of states. A reset replaces it; matches still
-// walking the old generation finish on it (the garbage collector frees it
-// after them).
-type cache struct {
-	states  map[string]*state
-	bytes   int
-	initial *state    // position 0: previous context ctxEdge, start added
-	idle    [3]*state // no thread but the start's, per previous context
-}
-
-// Kinds of state.
+// State ids are premultiplied: state n's row is trans[n*stride :
+// (n+1)*stride], and its id is n*stride. The first rows
+// are fixed: 0 is no state (a transition not computed yet), then the
+// sentinels dead and match, the idle states (no thread but those the start
+// closure adds at every position), one per context of the previous byte,
+// and the initial state (position 0).
 const (
-	kindNormal = iota
-	kindIdle   // no thread but those the start adds at every position
-	kindMatch  // sentinel: a match was found
-	kindDead   // sentinel: no match can follow
+	rowUnknown = 0
+	rowDead    = 1
+	rowMatch   = 2
+	rowIdle    = 3 // 3, 4, 5: previous byte ctxOther, ctxWord, ctxNewline
+	rowInitial = 6
+	nFixedRows = 7
 )
 
-// state is a set of program counters (Rune, EmptyWidth instructions, the
+// cache is one generation of states. A reset replaces it; a match walking
+// the old generation moves its current state into the new one when it
+// needs a new transition.
+type cache struct {
+	tab   atomic.Pointer[table]
+	index map[string]uint32 // state key -> id; guarded by DFA.mu
+	bytes int               // estimated memory; guarded by DFA.mu
+}
+
+// table holds a cache's transitions and states. It is replaced by a larger
+// copy when it is full; readers of the old copy see transitions added later
+// as not computed yet, and take the slow path, which loads the new one.
+type table struct {
+	trans []uint32 // entries read with atomic loads, written under DFA.mu
+	info  []*state // by row; nil for the free rows and the sentinels
+	n     int      // rows in use
+}
+
+// state is a set of program counters (Rune and EmptyWidth instructions: the
 // flag-free closure of the threads alive after a byte), the context of that
 // byte, and whether the start closure is implied (unanchored search, or
-// position 0). Its key encodes all three; next holds one transition per
-// byte class, filled lazily.
+// position 0). Its key encodes all three.
 type state struct {
-	key  string // [0]: prev | withStart<<2; then the pcs, 4 bytes each
-	kind uint8
-	next []atomic.Pointer[state]
-	end  atomic.Uint32 // 0 unknown, 1 no match at the end of text, 2 match
+	key string // [0]: prev | withStart<<2; then the pcs, 4 bytes each
 }
-
-var (
-	matchState = &state{kind: kindMatch}
-	deadState  = &state{kind: kindDead}
-)
 
 func (s *state) prev() uint8     { return s.key[0] & 3 }
 func (s *state) withStart() bool { return s.key[0]&4 != 0 }
@@ -124,7 +140,7 @@ func CompileLimits(re *syntax.Regexp, lim Limits) (*DFA, error) {
 	if lim.MaxResets <= 0 {
 		lim.MaxResets = DefaultLimits.MaxResets
 	}
-	d := &DFA{p: p, lim: lim}
+	d := &DFA{p: p, lim: lim, stride: uint32(p.nclass) + 1, endCol: uint32(p.nclass)}
 	d.scratch.New = func() any { return newScratch(len(p.inst)) }
 	d.cache.Store(d.newCache())
 	return d, nil
@@ -144,176 +160,273 @@ func MustCompile(src string) *DFA {
 	return d
 }
 
-// newCache makes an empty generation with its initial and idle states.
+// newCache makes an empty generation with its fixed rows.
 func (d *DFA) newCache() *cache {
-	c := &cache{states: map[string]*state{}}
-	c.initial = d.intern(c, []byte{ctxEdge | 4})
+	const initialRows = 16
+	c := &cache{index: map[string]uint32{}}
+	t := &table{trans: make([]uint32, initialRows*int(d.stride)), info: make([]*state, initialRows), n: nFixedRows}
+	c.tab.Store(t)
+	c.bytes = d.tableBytes(t)
+	d.setRow(c, t, rowInitial, []byte{ctxEdge | 4})
 	if !d.p.anchored {
-		for p := range c.idle {
-			if p == 0 || d.p.startEmpty {
-				c.idle[p] = d.intern(c, []byte{uint8(p) | 4})
-			} else {
-				c.idle[p] = c.idle[0]
+		for q := 0; q < 3; q++ {
+			// Without an assertion in the start closure the previous
+			// byte's context is not kept: one idle state serves all.
+			key := []byte{uint8(q) | 4}
+			if !d.p.startEmpty {
+				key[0] = 4
 			}
+			d.setRow(c, t, uint32(rowIdle+q), key)
 		}
 	}
 	return c
 }
 
-// stateBytes estimates the memory of a state with a key of n bytes: the
-// struct, its key and transition table, and its map entry.
-func (d *DFA) stateBytes(n int) int { return 64 + 48 + n + 8*d.p.nclass }
+func (d *DFA) setRow(c *cache, t *table, row uint32, key []byte) {
+	s := &state{key: string(key)}
+	t.info[row] = s
+	if _, ok := c.index[s.key]; !ok {
+		c.index[s.key] = row * d.stride
+	}
+	c.bytes += stateBytes(len(key))
+}
 
-// intern returns c's state of key, creating it (the caller holds d.mu or
-// owns c).
-func (d *DFA) intern(c *cache, key []byte) *state {
-	if s := c.states[string(key)]; s != nil {
-		return s
+// stateBytes estimates the memory of a state with a key of n bytes besides
+// its transitions: the struct, its key and its map entry.
+func stateBytes(n int) int { return 32 + 48 + n }
+
+func (d *DFA) tableBytes(t *table) int { return 4*len(t.trans) + 8*len(t.info) }
+
+// intern returns the id of c's state of key, creating it (the caller holds
+// d.mu). It returns ok false, creating nothing, when the cache is full.
+func (d *DFA) intern(c *cache, key []byte) (id uint32, ok bool) {
+	if id, ok := c.index[string(key)]; ok {
+		return id, true
 	}
-	s := &state{key: string(key), next: make([]atomic.Pointer[state], d.p.nclass)}
-	if len(key) == 1 && key[0]&4 != 0 && key[0]&3 != ctxEdge {
-		s.kind = kindIdle
+	t := c.tab.Load()
+	if t.n-nFixedRows >= d.lim.MaxStates {
+		return 0, false
 	}
-	c.states[s.key] = s
-	c.bytes += d.stateBytes(len(key))
-	return s
+	if t.n == len(t.info) {
+		rows := 2 * len(t.info)
+		grown := 4*int(d.stride)*(rows-len(t.info)) + 8*(rows-len(t.info))
+		if c.bytes+grown+stateBytes(len(key)) > d.lim.MaxBytes {
+			return 0, false
+		}
+		nt := &table{trans: make([]uint32, rows*int(d.stride)), info: make([]*state, rows), n: t.n}
+		copy(nt.trans, t.trans)
+		copy(nt.info, t.info)
+		c.tab.Store(nt)
+		c.bytes += grown
+		t = nt
+	} else if c.bytes+stateBytes(len(key)) > d.lim.MaxBytes {
+		return 0, false
+	}
+	row := uint32(t.n)
+	t.n++
+	d.setRow(c, t, row, key)
+	return row * d.stride, true
 }
 
 // Match reports whether the pattern matches anywhere in text, each byte b
 // of text being the rune U+00bb.
 func (d *DFA) Match(text string) bool {
-	p := d.p
-	if p.always {
+	if d.p.always {
 		return true
 	}
-	c := d.cache.Load()
-	s := c.initial
-	for i := 0; i < len(text); i++ {
-		ns := s.next[p.class[text[i]]].Load()
-		if ns == nil {
-			return d.matchSlow(c, s, text, i)
-		}
-		if ns != s {
-			switch ns.kind {
-			case kindMatch:
-				return true
-			case kindDead:
-				return false
-			case kindIdle:
-				if e := d.escapes(); e.n > 0 {
-					return d.matchSlow(c, ns, text, i+1)
-				}
-			}
-		}
-		s = ns
+	if !d.accReady.Load() {
+		d.accelerate()
 	}
-	return d.atEnd(s, nil)
+	kind := uint8(d.accKind.Load())
+	if kind == accelNone || d.calls.Load() >= calibrationCalls {
+		m, _, _ := d.match(text, kind)
+		return m
+	}
+	m, stops, skipped := d.match(text, kind)
+	d.calibrate(kind, stops, skipped)
+	return m
 }
 
-// matchSlow goes on from state s at position i: it fills missing
-// transitions, skips ahead from idle states, and falls back to the
-// uncached simulation when the cache thrashes.
-func (d *DFA) matchSlow(c *cache, s *state, text string, i int) bool {
+// match is Match with the acceleration kind to use; it also returns how
+// many times skipping ahead stopped before the end of the text, and how
+// many bytes it skipped.
+func (d *DFA) match(text string, kind uint8) (_ bool, stops, skipped int) {
 	p := d.p
-	sc := d.scratch.Get().(*scratch)
-	defer d.scratch.Put(sc)
-	sc.resets = 0
-	e := d.escapes()
-	var memo [3]int
-	for j := range memo {
-		memo[j] = -1
+	stride := d.stride
+	special := rowInitial * stride
+	if kind == accelNone {
+		special = rowIdle * stride
 	}
+	matchID, deadID := rowMatch*stride, rowDead*stride
+	idleID, initialID := rowIdle*stride, rowInitial*stride
+	a := &d.acc
+	memo := [3]int{-1, -1, -1}
+	resets := 0
+	c := d.cache.Load()
+	trans := c.tab.Load().trans
+	id := initialID
+	i := 0
 	for {
-		if s.kind == kindIdle && e.n > 0 && i < len(text) {
-			j := e.find(text, i, &memo)
-			if j > i {
-				q := uint8(0)
-				if p.startEmpty {
-					q = p.ctx[text[j-1]]
-				}
-				s, i = c.idle[q], j
+		// The fast loop: one table load per byte, until a transition that
+		// is not computed yet, or leads to a sentinel (or, when Match can
+		// skip ahead from them, to an idle state).
+		for ; i < len(text); i++ {
+			next := atomic.LoadUint32(&trans[id+uint32(p.class[text[i]])])
+			if next < special {
+				break
 			}
+			id = next
 		}
 		if i >= len(text) {
-			return d.atEnd(s, sc)
+			break
 		}
 		k := p.class[text[i]]
-		ns := s.next[k].Load()
-		if ns == nil {
-			ns = d.fill(sc, s, k)
-			if sc.resets > d.lim.MaxResets {
+		next := atomic.LoadUint32(&trans[id+uint32(k)])
+		if next == rowUnknown {
+			var s *state
+			var ok bool
+			c, id, next, s, ok = d.fill(c, id, k, &resets)
+			if !ok {
 				d.fallbacks.Add(1)
-				return d.simulate(sc, s, text[i:])
+				return d.simulate(s, text[i:]), stops, skipped
 			}
+			trans = c.tab.Load().trans
 		}
-		switch ns.kind {
-		case kindMatch:
-			return true
-		case kindDead:
-			return false
+		switch {
+		case next == matchID:
+			return true, stops, skipped
+		case next == deadID:
+			return false, stops, skipped
+		case next >= idleID && next < initialID:
+			i++
+			id = next
+			if i < len(text) {
+				j := i
+				switch kind {
+				case accelMemchr:
+					j = a.find(text, i, &memo)
+				case accelPairs:
+					j = a.skipPairs(p, text, i)
+				}
+				if j < len(text) {
+					stops++
+				}
+				skipped += j - i
+				if j > i {
+					q := uint32(0)
+					if p.startEmpty {
+						q = uint32(p.ctx[text[j-1]])
+					}
+					id, i = (rowIdle+q)*stride, j
+				}
+			}
+			continue
 		}
-		s = ns
+		id = next
 		i++
 	}
+	switch atomic.LoadUint32(&trans[id+d.endCol]) {
+	case matchID:
+		return true, stops, skipped
+	case deadID:
+		return false, stops, skipped
+	}
+	return d.atEnd(c, id), stops, skipped
 }
 
-// fill computes, stores and returns the transition of s on class k.
-func (d *DFA) fill(sc *scratch, s *state, k uint8) *state {
+// fill computes and stores the transition of state id of cache c on byte
+// class k. When the cache was reset meanwhile, or is reset now, the state
+// moves into the new generation: fill returns the cache and id to go on
+// with, and the state. ok is false when the calling Match has reset the
+// cache more than MaxResets times (counted in *resets): it should go on
+// without the cache from the state.
+func (d *DFA) fill(c *cache, id uint32, k uint8, resets *int) (_ *cache, _, next uint32, s *state, ok bool) {
 	p := d.p
+	s = c.tab.Load().info[id/d.stride]
+	if d.cache.Load() == c {
+		// another goroutine may have filled it in a newer table
+		if next := atomic.LoadUint32(&c.tab.Load().trans[id+uint32(k)]); next != rowUnknown {
+			return c, id, next, s, true
+		}
+	}
+	sc := d.scratch.Get().(*scratch)
+	defer d.scratch.Put(sc)
 	b := p.rep[k]
 	sc.load(s)
-	if d.step(sc, s.prev(), s.withStart(), int(b)) {
-		s.next[k].Store(matchState)
-		return matchState
-	}
-	key := sc.key(p, b)
-	if key == nil {
-		s.next[k].Store(deadState)
-		return deadState
+	var key []byte
+	switch {
+	case d.step(sc, s.prev(), s.withStart(), int(b)):
+		next = rowMatch * d.stride
+	default:
+		if key = sc.key(p, b); key == nil {
+			next = rowDead * d.stride
+		}
 	}
 	d.mu.Lock()
-	c := d.cache.Load()
-	ns := c.states[string(key)]
-	if ns == nil {
-		if len(c.states) >= d.lim.MaxStates || c.bytes+d.stateBytes(len(key)) > d.lim.MaxBytes {
-			c = d.newCache()
-			d.cache.Store(c)
-			d.resets.Add(1)
-			sc.resets++
+	defer d.mu.Unlock()
+	if cur := d.cache.Load(); cur != c {
+		c = cur
+		if id, ok = d.intern(c, []byte(s.key)); !ok {
+			if c, id, ok = d.reset(s, resets); !ok {
+				return c, id, 0, s, false
+			}
 		}
-		ns = d.intern(c, key)
 	}
-	d.mu.Unlock()
-	s.next[k].Store(ns)
-	return ns
+	if key != nil {
+		if next, ok = d.intern(c, key); !ok {
+			if c, id, ok = d.reset(s, resets); !ok {
+				return c, id, 0, s, false
+			}
+			if next, ok = d.intern(c, key); !ok {
+				// a single state larger than MaxBytes
+				return c, id, 0, s, false
+			}
+		}
+	}
+	atomic.StoreUint32(&c.tab.Load().trans[id+uint32(k)], next)
+	return c, id, next, s, true
 }
 
-// atEnd reports whether a match ends at the end of the text in state s.
-func (d *DFA) atEnd(s *state, sc *scratch) bool {
-	switch s.end.Load() {
-	case 1:
-		return false
-	case 2:
-		return true
+// reset replaces the cache with an empty one holding s (the caller holds
+// d.mu). ok is false when the calling Match has reset too often, or s does
+// not fit: it should go on without the cache.
+func (d *DFA) reset(s *state, resets *int) (c *cache, id uint32, ok bool) {
+	c = d.newCache()
+	d.cache.Store(c)
+	d.resets.Add(1)
+	*resets++
+	if id, ok = d.intern(c, []byte(s.key)); !ok {
+		return c, id, false
 	}
-	if sc == nil {
-		sc = d.scratch.Get().(*scratch)
-		defer d.scratch.Put(sc)
-	}
+	return c, id, *resets <= d.lim.MaxResets
+}
+
+// atEnd reports whether a match ends at the end of the text in state id
+// of cache c, and records it in the end-of-text column.
+func (d *DFA) atEnd(c *cache, id uint32) bool {
+	s := c.tab.Load().info[id/d.stride]
+	sc := d.scratch.Get().(*scratch)
 	sc.load(s)
 	m := d.step(sc, s.prev(), s.withStart(), -1)
+	d.scratch.Put(sc)
+	end := rowDead * d.stride
 	if m {
-		s.end.Store(2)
-	} else {
-		s.end.Store(1)
+		end = rowMatch * d.stride
 	}
+	d.mu.Lock()
+	if d.cache.Load() == c {
+		atomic.StoreUint32(&c.tab.Load().trans[id+d.endCol], end)
+	}
+	d.mu.Unlock()
 	return m
 }
 
 // simulate runs the automaton without caching from the threads of s over
 // text: the fallback when the cache thrashes.
-func (d *DFA) simulate(sc *scratch, s *state, text string) bool {
+func (d *DFA) simulate(s *state, text string) bool {
 	p := d.p
+	sc := d.scratch.Get().(*scratch)
+	defer d.scratch.Put(sc)
 	sc.load(s)
 	prev, with := s.prev(), s.withStart()
 	for i := 0; i < len(text); i++ {
@@ -350,81 +463,11 @@ func (d *DFA) Stats() Stats {
 	st := Stats{
 		Insts:   len(d.p.inst),
 		Classes: d.p.nclass,
-		States:  len(c.states),
+		States:  len(c.index),
 		Bytes:   c.bytes + d.p.bytes(),
 	}
 	d.mu.Unlock()
 	st.Resets = d.resets.Load()
 	st.Fallbacks = d.fallbacks.Load()
 	return st
-}
-
-// escape is the set of bytes that leave the idle states for a state with
-// threads (or a match): between two of them the DFA stays idle, so Match
-// skips ahead with strings.IndexByte. n is 0 when there are more than 3.
-type escape struct {
-	n int
-	b [3]byte
-}
-
-// escapes computes the escape set once, by stepping each idle state on
-// each byte class without the cache.
-func (d *DFA) escapes() *escape {
-	d.escOnce.Do(func() {
-		p := d.p
-		if p.anchored {
-			return
-		}
-		sc := d.scratch.Get().(*scratch)
-		defer d.scratch.Put(sc)
-		var set byteSet
-		for q := 0; q < 3; q++ {
-			if q > 0 && !p.startEmpty {
-				break
-			}
-			for k := 0; k < p.nclass; k++ {
-				sc.cur = sc.cur[:0]
-				if d.step(sc, uint8(q), true, int(p.rep[k])) || len(sc.list) > 0 {
-					for b := 0; b < 256; b++ {
-						if int(p.class[b]) == k {
-							set.add(byte(b))
-						}
-					}
-				}
-			}
-		}
-		n := 0
-		for b := 0; b < 256; b++ {
-			if set.has(byte(b)) {
-				if n == len(d.esc.b) {
-					d.esc.n = 0
-					return
-				}
-				d.esc.b[n] = byte(b)
-				n++
-			}
-		}
-		d.esc.n = n
-	})
-	return &d.esc
-}
-
-// find returns the first position >= i of an escape byte in text, or
-// len(text). memo[j] remembers where b[j] was last found (-1: not looked
-// for), so that a text is scanned once per escape byte.
-func (e *escape) find(text string, i int, memo *[3]int) int {
-	best := len(text)
-	for j := 0; j < e.n; j++ {
-		if memo[j] < i {
-			if k := strings.IndexByte(text[i:], e.b[j]); k >= 0 {
-				memo[j] = i + k
-			} else {
-				memo[j] = len(text)
-			}
-		}
-		if memo[j] < best {
-			best = memo[j]
-		}
-	}
-	return best
 }
