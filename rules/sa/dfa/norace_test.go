@@ -1,0 +1,5 @@
+//go:build !race
+
+package dfa
+
+const raceEnabled = false
