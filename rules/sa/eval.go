@@ -88,16 +88,27 @@ func (s *RuleSet) Eval(m Message) []Hit {
 	return hits
 }
 
-// count is how often r matches text (in byte-rune form): 0 or 1 unless
-// tflags multiple.
+// count is how often r matches text (raw octets): 0 or 1 unless tflags
+// multiple.
 func (r *Rule) count(text string) int {
 	if !r.Multiple {
-		if r.re.MatchString(text) {
+		if r.matches(text) {
 			return 1
 		}
 		return 0
 	}
-	return r.re.Count(text, r.MaxHits)
+	if r.dfa != nil && !r.dfa.Match(text) {
+		return 0
+	}
+	return r.re.Count(perlre.Bytes(text), r.MaxHits)
+}
+
+// matches says whether r matches anywhere in text (raw octets).
+func (r *Rule) matches(text string) bool {
+	if r.dfa != nil {
+		return r.dfa.Match(text)
+	}
+	return r.re.MatchString(perlre.Bytes(text))
 }
 
 func addCount(r *Rule, have, n int) int {
@@ -120,8 +131,8 @@ func (s *RuleSet) evalHeaders(m Message, counts []int, seen []bool) {
 			// a negated rule hits when its regexp does not match: it
 			// runs whatever the literals say (the prefilter only ever
 			// leaves out rules that cannot match)
-			text, have = perlre.Bytes(v), true
-			rules = g.pf.pick(perlre.Lower(text), seen)
+			text, have = v, true
+			rules = g.pf.pick(perlre.Lower(perlre.Bytes(v)), seen)
 		}
 		for _, r := range rules {
 			if r.Exists {
@@ -140,10 +151,10 @@ func (s *RuleSet) evalHeaders(m Message, counts []int, seen []bool) {
 						val = r.IfUnset
 					}
 				}
-				text, have = perlre.Bytes(val), true
+				text, have = val, true
 			}
 			if r.Negate {
-				if !r.re.MatchString(text) {
+				if !r.matches(text) {
 					counts[r.slot] = 1
 				}
 				continue
@@ -163,11 +174,8 @@ func (s *RuleSet) evalLines(k Kind, lines []string, counts []int, seen []bool) {
 	if len(rs) == 0 || len(lines) == 0 {
 		return
 	}
-	texts := make([]string, len(lines))
-	for i, l := range lines {
-		texts[i] = perlre.Bytes(l)
-	}
-	for _, r := range s.pf[k].pick(lowerJoin(texts), seen) {
+	texts := lines
+	for _, r := range s.pf[k].pick(lowerJoin(lines), seen) {
 		for i, t := range texts {
 			if i == 0 && r.NoSubject && k == KindBody {
 				continue
@@ -209,7 +217,7 @@ func (r *Rule) mimeHeader(parts []PartValue) int {
 		if !p.OK {
 			v = r.IfUnset
 		}
-		if n := r.count(perlre.Bytes(v)); n > 0 {
+		if n := r.count(v); n > 0 {
 			return n
 		}
 	}

@@ -10,12 +10,13 @@ import (
 // regexps cannot match most messages, and each names literals of which a
 // match must contain one (perlre's Literals, tested against
 // perlre.Lower(perlre.Bytes(text))). A rule without such literals always
-// runs. One scan per distinct literal of the group.
+// runs. One Aho-Corasick scan finds the literals present.
 type prefilter struct {
 	all    []*Rule   // every rule of the group, in order
 	always []*Rule   // no literal set (or negated): run on every text
 	lits   []string  // distinct literals
 	users  [][]*Rule // the rules each literal stands for
+	ac     *acMatcher
 }
 
 func newPrefilter(rules []*Rule) *prefilter {
@@ -41,6 +42,7 @@ func newPrefilter(rules []*Rule) *prefilter {
 			pf.users[id] = append(pf.users[id], r)
 		}
 	}
+	pf.ac = newACMatcher(pf.lits)
 	return pf
 }
 
@@ -55,17 +57,14 @@ func (pf *prefilter) pick(lowered string, seen []bool) []*Rule {
 		return pf.all
 	}
 	out := append([]*Rule(nil), pf.always...)
-	for i, l := range pf.lits {
-		if !strings.Contains(lowered, l) {
-			continue
-		}
-		for _, r := range pf.users[i] {
+	pf.ac.find(lowered, func(l int32) {
+		for _, r := range pf.users[l] {
 			if !seen[r.slot] {
 				seen[r.slot] = true
 				out = append(out, r)
 			}
 		}
-	}
+	})
 	for _, r := range out {
 		seen[r.slot] = false
 	}
@@ -82,9 +81,9 @@ func sortBySlot(rs []*Rule) {
 	}
 }
 
-// lowerJoin is the prefilter's text of several lines (already in
-// byte-rune form): lowered and joined by newlines. A literal that spans
+// lowerJoin is the prefilter's text of several lines (raw octets): in
+// byte-rune form, lowered and joined by newlines. A literal that spans
 // two lines only makes a rule run that will not match.
 func lowerJoin(texts []string) string {
-	return perlre.Lower(strings.Join(texts, "\n"))
+	return perlre.Lower(perlre.Bytes(strings.Join(texts, "\n")))
 }

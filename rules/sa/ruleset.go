@@ -3,10 +3,12 @@ package sa
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/levee-mail/levee/rules/sa/dfa"
 	"github.com/levee-mail/levee/rules/sa/perlre"
 )
 
@@ -67,6 +69,7 @@ type Rule struct {
 	Pattern string // between the delimiters, tags replaced
 	Flags   string
 	re      *perlre.Regexp
+	dfa     *dfa.DFA
 
 	// meta rules
 	Expr string
@@ -478,6 +481,14 @@ func (p *parser) compile(r *Rule, v string) error {
 		return &skipErr{"regexp", err.Error()}
 	}
 	r.re = re
+	// The lazy DFA answers "does it match" over the raw octets; Go's
+	// regexp stays for counting (tflags multiple) and when the DFA
+	// cannot take the program.
+	if syn, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
+		if d, err := dfa.Compile(syn); err == nil {
+			r.dfa = d
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,125 @@
+package sa
+
+import "sort"
+
+// acMatcher finds which of a set of literals occur in a text, in one pass
+// (Aho-Corasick): the prefilter's literals are thousands for the body
+// rules, and a strings.Contains each cost more than the rules they spare.
+// Built once per rule set, read-only afterwards.
+type acMatcher struct {
+	root  [256]int32 // the root's transitions (-1: stay at the root)
+	nodes []acNode
+}
+
+type acNode struct {
+	edges []acEdge // sorted by byte
+	fail  int32
+	out   int32 // next node on the suffix chain that ends a literal, or -1
+	lits  []int32
+}
+
+type acEdge struct {
+	b    byte
+	next int32
+}
+
+func (n *acNode) edge(b byte) int32 {
+	e := n.edges
+	i := sort.Search(len(e), func(i int) bool { return e[i].b >= b })
+	if i < len(e) && e[i].b == b {
+		return e[i].next
+	}
+	return -1
+}
+
+func newACMatcher(lits []string) *acMatcher {
+	m := &acMatcher{nodes: []acNode{{fail: 0, out: -1}}}
+	for id, l := range lits {
+		n := int32(0)
+		for i := 0; i < len(l); i++ {
+			next := m.nodes[n].edge(l[i])
+			if next < 0 {
+				next = int32(len(m.nodes))
+				m.nodes = append(m.nodes, acNode{out: -1})
+				e := append(m.nodes[n].edges, acEdge{l[i], next})
+				sort.Slice(e, func(a, b int) bool { return e[a].b < e[b].b })
+				m.nodes[n].edges = e
+			}
+			n = next
+		}
+		m.nodes[n].lits = append(m.nodes[n].lits, int32(id))
+	}
+	for i := range m.root {
+		m.root[i] = -1
+	}
+	for _, e := range m.nodes[0].edges {
+		m.root[e.b] = e.next
+	}
+	// breadth first: failure links and output links
+	queue := make([]int32, 0, len(m.nodes))
+	for _, e := range m.nodes[0].edges {
+		m.nodes[e.next].fail = 0
+		queue = append(queue, e.next)
+	}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, e := range m.nodes[n].edges {
+			f := m.nodes[n].fail
+			for {
+				if next := m.step(f, e.b); next >= 0 || f == 0 {
+					if next < 0 || next == e.next {
+						next = 0
+					}
+					m.nodes[e.next].fail = next
+					break
+				}
+				f = m.nodes[f].fail
+			}
+			fl := m.nodes[e.next].fail
+			if len(m.nodes[fl].lits) > 0 {
+				m.nodes[e.next].out = fl
+			} else {
+				m.nodes[e.next].out = m.nodes[fl].out
+			}
+			queue = append(queue, e.next)
+		}
+	}
+	return m
+}
+
+// step is the goto function: the child of n on b, -1 when none (the root
+// has a dense table).
+func (m *acMatcher) step(n int32, b byte) int32 {
+	if n == 0 {
+		return m.root[b]
+	}
+	return m.nodes[n].edge(b)
+}
+
+// find calls found for every literal that occurs in text (once or more:
+// the caller dedups).
+func (m *acMatcher) find(text string, found func(lit int32)) {
+	n := int32(0)
+	for i := 0; i < len(text); i++ {
+		b := text[i]
+		for {
+			if next := m.step(n, b); next >= 0 {
+				n = next
+				break
+			}
+			if n == 0 {
+				break
+			}
+			n = m.nodes[n].fail
+		}
+		for o := n; o > 0; o = m.nodes[o].out {
+			for _, l := range m.nodes[o].lits {
+				found(l)
+			}
+			if m.nodes[o].out < 0 {
+				break
+			}
+		}
+	}
+}
