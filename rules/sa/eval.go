@@ -126,13 +126,16 @@ func (s *RuleSet) evalHeaders(m Message, counts []int, seen []bool) {
 	for _, g := range s.headers {
 		v, ok := m.Get(g.spec)
 		text, have := "", false
-		rules := g.rules
+		var rules []*Rule
 		if ok && !g.pf.none() {
-			// a negated rule hits when its regexp does not match: it
-			// runs whatever the literals say (the prefilter only ever
-			// leaves out rules that cannot match)
 			text, have = v, true
-			rules = g.pf.pick(perlre.Lower(perlre.Bytes(v)), seen)
+			for _, p := range g.pf.pick([]string{v}, seen) {
+				if !p.nonASCIIOnly || !isASCII(v) {
+					rules = append(rules, p.r)
+				}
+			}
+		} else {
+			rules = g.rules
 		}
 		for _, r := range rules {
 			if r.Exists {
@@ -174,10 +177,17 @@ func (s *RuleSet) evalLines(k Kind, lines []string, counts []int, seen []bool) {
 	if len(rs) == 0 || len(lines) == 0 {
 		return
 	}
-	texts := lines
-	for _, r := range s.pf[k].pick(lowerJoin(lines), seen) {
-		for i, t := range texts {
-			if i == 0 && r.NoSubject && k == KindBody {
+	var ascii []bool // per line, once a rule runs only on non-ASCII ones
+	for _, p := range s.pf[k].pick(lines, seen) {
+		r := p.r
+		if p.nonASCIIOnly && ascii == nil {
+			ascii = make([]bool, len(lines))
+			for i, l := range lines {
+				ascii[i] = isASCII(l)
+			}
+		}
+		for i, t := range lines {
+			if i == 0 && r.NoSubject && k == KindBody || p.nonASCIIOnly && ascii[i] {
 				continue
 			}
 			if n := r.count(t); n > 0 {

@@ -6,77 +6,151 @@ import (
 	"github.com/levee-mail/levee/rules/sa/perlre"
 )
 
-// prefilter picks the rules of a group worth running on a text: most
-// regexps cannot match most messages, and each names literals of which a
-// match must contain one (perlre's Literals, tested against
-// perlre.Lower(perlre.Bytes(text))). A rule without such literals always
-// runs. One Aho-Corasick scan finds the literals present.
+// prefilter picks the rules of a group worth running on a text, and on
+// which of its lines: most regexps cannot match most messages, and each
+// names literals of which a match must contain one (perlre's Literals,
+// tested against perlre.Lower(perlre.Bytes(text))). A rule without such
+// literals may still have them for lines without a byte >= 0x80 (most
+// lines of most mail): perlre's ASCIILiterals, the literals of what the
+// pattern can match there (obfuscation classes lose their look-alikes).
+// Such a rule runs on the non-ASCII lines, and on the ASCII ones only when
+// one of its ASCII literals occurs in them. One Aho-Corasick pass per
+// literal set finds the literals present.
 type prefilter struct {
-	all    []*Rule   // every rule of the group, in order
-	always []*Rule   // no literal set (or negated): run on every text
-	lits   []string  // distinct literals
-	users  [][]*Rule // the rules each literal stands for
-	ac     *acMatcher
+	all    []*Rule // every rule of the group, in order
+	always []*Rule // no literal set at all: every line
+
+	lits  []string  // distinct literals of the rules that have a set
+	users [][]*Rule // the rules each literal stands for
+	ac    *acMatcher
+
+	// rules with ASCII literals only (or that cannot match ASCII lines)
+	asciiRules []*Rule
+	alits      []string
+	ausers     [][]*Rule
+	aac        *acMatcher
+}
+
+// pick is one rule to run, on every line or only the non-ASCII ones.
+type pick struct {
+	r            *Rule
+	nonASCIIOnly bool
 }
 
 func newPrefilter(rules []*Rule) *prefilter {
 	pf := &prefilter{all: rules}
-	ids := map[string]int{}
-	for _, r := range rules {
-		var ls []string
-		if r.re != nil && !r.Negate && !r.Exists {
-			ls = r.re.Literals()
+	ids, aids := map[string]int{}, map[string]int{}
+	add := func(ids map[string]int, lits *[]string, users *[][]*Rule, l string, r *Rule) {
+		id, ok := ids[l]
+		if !ok {
+			id = len(*lits)
+			ids[l] = id
+			*lits = append(*lits, l)
+			*users = append(*users, nil)
 		}
-		if len(ls) == 0 {
+		(*users)[id] = append((*users)[id], r)
+	}
+	for _, r := range rules {
+		if r.re == nil || r.Negate || r.Exists {
+			// a negated rule hits where its regexp does not match: it
+			// always runs
 			pf.always = append(pf.always, r)
 			continue
 		}
-		for _, l := range ls {
-			id, ok := ids[l]
-			if !ok {
-				id = len(pf.lits)
-				ids[l] = id
-				pf.lits = append(pf.lits, l)
-				pf.users = append(pf.users, nil)
+		if ls := r.re.Literals(); len(ls) > 0 {
+			for _, l := range ls {
+				add(ids, &pf.lits, &pf.users, l, r)
 			}
-			pf.users[id] = append(pf.users[id], r)
+			continue
+		}
+		als, never := r.re.ASCIILiterals()
+		if !never && len(als) == 0 {
+			pf.always = append(pf.always, r)
+			continue
+		}
+		pf.asciiRules = append(pf.asciiRules, r)
+		for _, l := range als {
+			add(aids, &pf.alits, &pf.ausers, l, r)
 		}
 	}
 	pf.ac = newACMatcher(pf.lits)
+	pf.aac = newACMatcher(pf.alits)
 	return pf
 }
 
-// none says the prefilter leaves out nothing (no rule has literals).
-func (pf *prefilter) none() bool { return len(pf.lits) == 0 }
+// none says the prefilter leaves out nothing (every rule always runs).
+func (pf *prefilter) none() bool { return len(pf.lits) == 0 && len(pf.asciiRules) == 0 }
 
-// pick returns the rules to run on lowered (the group's texts, joined,
-// in perlre.Lower(perlre.Bytes(...)) form), in rule order. seen is
-// scratch space, all false, as long as the rule set.
-func (pf *prefilter) pick(lowered string, seen []bool) []*Rule {
-	if len(pf.lits) == 0 {
-		return pf.all
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
 	}
-	out := append([]*Rule(nil), pf.always...)
-	pf.ac.find(lowered, func(l int32) {
-		for _, r := range pf.users[l] {
-			if !seen[r.slot] {
-				seen[r.slot] = true
-				out = append(out, r)
+	return true
+}
+
+// pick returns the rules to run on texts (raw octets), in rule order.
+// seen is scratch space, all false, as long as the rule set.
+func (pf *prefilter) pick(texts []string, seen []bool) []pick {
+	out := make([]pick, 0, len(pf.always)+16)
+	if pf.none() {
+		for _, r := range pf.all {
+			out = append(out, pick{r: r})
+		}
+		return out
+	}
+	for _, r := range pf.always {
+		seen[r.slot] = true
+		out = append(out, pick{r: r})
+	}
+	found := func(users [][]*Rule) func(int32) {
+		return func(l int32) {
+			for _, r := range users[l] {
+				if !seen[r.slot] {
+					seen[r.slot] = true
+					out = append(out, pick{r: r})
+				}
 			}
 		}
-	})
-	for _, r := range out {
-		seen[r.slot] = false
 	}
-	sortBySlot(out)
+	if len(pf.lits) > 0 {
+		pf.ac.find(lowerJoin(texts), found(pf.users))
+	}
+	if len(pf.asciiRules) > 0 {
+		var ascii []string
+		nonASCII := false
+		for _, t := range texts {
+			if isASCII(t) {
+				ascii = append(ascii, t)
+			} else {
+				nonASCII = true
+			}
+		}
+		if len(ascii) > 0 && len(pf.alits) > 0 {
+			pf.aac.find(strings.ToLower(strings.Join(ascii, "\n")), found(pf.ausers))
+		}
+		if nonASCII {
+			for _, r := range pf.asciiRules {
+				if !seen[r.slot] {
+					seen[r.slot] = true
+					out = append(out, pick{r: r, nonASCIIOnly: true})
+				}
+			}
+		}
+	}
+	for _, p := range out {
+		seen[p.r.slot] = false
+	}
+	sortPicks(out)
 	return out
 }
 
-func sortBySlot(rs []*Rule) {
+func sortPicks(ps []pick) {
 	// insertion sort: the picked lists are short and mostly sorted
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].slot < rs[j-1].slot; j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && ps[j].r.slot < ps[j-1].r.slot; j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
 		}
 	}
 }

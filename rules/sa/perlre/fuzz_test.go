@@ -180,3 +180,63 @@ func FuzzParseMatchOp(f *testing.F) {
 		}
 	})
 }
+
+// FuzzASCIILiterals: when a pattern matches a text without bytes >= 0x80,
+// it is not "never" on ASCII, and the text contains one of its ASCII
+// literals (when it has a set).
+func FuzzASCIILiterals(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s.re, s.flags, s.text)
+	}
+	for i, p := range stockPatterns(f) {
+		if i%5 == 2 && len(p.re) <= fuzzMaxPattern {
+			f.Add(p.re, p.flags, "")
+		}
+	}
+	f.Fuzz(func(t *testing.T, re, flags, text string) {
+		if len(re) > fuzzMaxPattern || len(text) > fuzzMaxText {
+			return
+		}
+		done := watchdog(re, flags)
+		r, err := Compile(re, fuzzFlags(flags))
+		close(done)
+		if err != nil {
+			return
+		}
+		lits, never := r.ASCIILiterals()
+		texts := []string{text}
+		h := int64(0)
+		for i := 0; i < len(text); i++ {
+			h = h*31 + int64(text[i])
+		}
+		texts = append(texts, generate(re, fuzzFlags(flags), rand.New(rand.NewSource(h)), 4)...)
+		for _, tx := range texts {
+			ascii := true
+			for i := 0; i < len(tx); i++ {
+				if tx[i] >= 0x80 {
+					ascii = false
+				}
+			}
+			if !ascii || !r.MatchString(tx) {
+				continue
+			}
+			if never {
+				t.Fatalf("/%s/ said never on ASCII, matches %q", re, tx)
+			}
+			if lits == nil {
+				continue
+			}
+			lt := Lower(tx)
+			found := false
+			for _, l := range lits {
+				if strings.Contains(lt, l) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Fatalf("/%s/ matches ASCII %q which contains none of %q", re, tx, lits)
+			}
+		}
+	})
+}
