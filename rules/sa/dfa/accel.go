@@ -44,10 +44,10 @@ const (
 
 // Heuristic bounds: the pairs that stop must make less than maxPairFreq of
 // mail text's byte pairs (seen as independent bytes); the pair table costs
-// at most maxPairWork instruction visits to build.
+// at most maxPairWork steps of the threads of one byte to build.
 const (
 	maxPairFreq = 0.2
-	maxPairWork = 4 << 20
+	maxPairWork = 1 << 16
 )
 
 // accelerate computes d.acc once.
@@ -158,27 +158,27 @@ func (d *DFA) pairTable(sc *scratch, one [][]bool, escClasses []bool) []uint64 {
 			n1++
 		}
 	}
-	if nq*(nc+n1*nc)*(len(p.startList)+16) > maxPairWork {
+	if nq*n1*nc > maxPairWork {
 		return nil
 	}
-	// For each idle state q and each class c1 that leaves it, the state
-	// after c1, then each c2.
+	// For each idle state q and each class c1 that leaves it, the threads
+	// after c1, then each c2. The start closure's part of the second step
+	// is one[] of c1's context; only the threads of c1 are stepped.
 	out := make([]uint64, (nc*nc+63)/64)
 	set := func(c1, c2 int) { k := c1*nc + c2; out[k>>6] |= 1 << (k & 63) }
 	var l1 []uint32
 	for q := 0; q < nq; q++ {
 		for c1 := 0; c1 < nc; c1++ {
+			q2 := 0 // the idle state after c1
+			if p.startEmpty {
+				q2 = int(p.ctx[p.rep[c1]])
+			}
+			for c2 := 0; c2 < nc; c2++ {
+				if one[q2][c2] {
+					set(c1, c2)
+				}
+			}
 			if !one[q][c1] {
-				// idle again after c1: the idle state of c1's context
-				q2 := 0
-				if p.startEmpty {
-					q2 = int(p.ctx[p.rep[c1]])
-				}
-				for c2 := 0; c2 < nc; c2++ {
-					if one[q2][c2] {
-						set(c1, c2)
-					}
-				}
 				continue
 			}
 			sc.cur = sc.cur[:0]
@@ -192,7 +192,7 @@ func (d *DFA) pairTable(sc *scratch, one [][]bool, escClasses []bool) []uint64 {
 			l1 = append(l1[:0], sc.list...)
 			for c2 := 0; c2 < nc; c2++ {
 				sc.cur = append(sc.cur[:0], l1...)
-				if d.step(sc, prev, true, int(p.rep[c2])) || len(sc.list) > 0 {
+				if d.step(sc, prev, false, int(p.rep[c2])) || len(sc.list) > 0 {
 					set(c1, c2)
 				}
 			}
