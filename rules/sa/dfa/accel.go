@@ -25,9 +25,11 @@ import "strings"
 // calls calibrate (see calibrate): memchr, then pairs, then none.
 type accel struct {
 	kind uint8 // the first kind to try
-	// memchr: the escape bytes (n > 0 when usable).
-	n int
-	b [3]byte
+	// memchr (when memchr is set): the n escape bytes; none when no byte
+	// leaves the idle states (the pattern cannot match after position 0).
+	memchr bool
+	n      int
+	b      [3]byte
 	// pairs (out != nil when usable): bit c1*nclass+c2 of out is set when
 	// the classes c1 then c2, read from an idle state, may lead out of the
 	// idle states; one[q] is the set of bytes that lead out of idle state q
@@ -138,7 +140,7 @@ func (d *DFA) computeAccel() accel {
 		}
 	}
 	if nesc <= len(a.b) {
-		a.kind, a.n = accelMemchr, nesc
+		a.kind, a.memchr, a.n = accelMemchr, true, nesc
 	}
 	a.out = d.pairTable(sc, one, escClasses)
 	if a.kind == accelNone && a.out != nil {

@@ -18,7 +18,7 @@ func mustParse(src string) *syntax.Regexp {
 func allKinds(d *DFA, text string, want bool) string {
 	a := d.accelerate()
 	for _, kind := range []uint8{accelNone, accelMemchr, accelPairs} {
-		if kind == accelMemchr && a.n == 0 || kind == accelPairs && a.out == nil {
+		if kind == accelMemchr && !a.memchr || kind == accelPairs && a.out == nil {
 			continue
 		}
 		if got, _, _ := d.match(text, kind); got != want {

@@ -67,7 +67,7 @@ func TestProfStock(t *testing.T) {
 		for range 5 {
 			r.none = min(r.none, run(p, accelNone))
 			best := r.none
-			if a.n > 0 {
+			if a.memchr {
 				t := run(p, accelMemchr)
 				best = min(best, t)
 				if a.kind == accelMemchr {
