@@ -25,9 +25,11 @@ import "strings"
 // calls calibrate (see calibrate): memchr, then pairs, then none.
 type accel struct {
 	kind uint8 // the first kind to try
-	// memchr: the escape bytes (n > 0 when usable).
-	n int
-	b [3]byte
+	// memchr (when memchr is set): the n escape bytes; none when no byte
+	// leaves the idle states (the pattern cannot match after position 0).
+	memchr bool
+	n      int
+	b      [3]byte
 	// pairs (out != nil when usable): bit c1*nclass+c2 of out is set when
 	// the classes c1 then c2, read from an idle state, may lead out of the
 	// idle states; one[q] is the set of bytes that lead out of idle state q
@@ -44,10 +46,10 @@ const (
 
 // Heuristic bounds: the pairs that stop must make less than maxPairFreq of
 // mail text's byte pairs (seen as independent bytes); the pair table costs
-// at most maxPairWork instruction visits to build.
+// at most maxPairWork steps of the threads of one byte to build.
 const (
 	maxPairFreq = 0.2
-	maxPairWork = 4 << 20
+	maxPairWork = 1 << 16
 )
 
 // accelerate computes d.acc once.
@@ -138,7 +140,7 @@ func (d *DFA) computeAccel() accel {
 		}
 	}
 	if nesc <= len(a.b) {
-		a.kind, a.n = accelMemchr, nesc
+		a.kind, a.memchr, a.n = accelMemchr, true, nesc
 	}
 	a.out = d.pairTable(sc, one, escClasses)
 	if a.kind == accelNone && a.out != nil {
@@ -158,27 +160,27 @@ func (d *DFA) pairTable(sc *scratch, one [][]bool, escClasses []bool) []uint64 {
 			n1++
 		}
 	}
-	if nq*(nc+n1*nc)*(len(p.startList)+16) > maxPairWork {
+	if nq*n1*nc > maxPairWork {
 		return nil
 	}
-	// For each idle state q and each class c1 that leaves it, the state
-	// after c1, then each c2.
+	// For each idle state q and each class c1 that leaves it, the threads
+	// after c1, then each c2. The start closure's part of the second step
+	// is one[] of c1's context; only the threads of c1 are stepped.
 	out := make([]uint64, (nc*nc+63)/64)
 	set := func(c1, c2 int) { k := c1*nc + c2; out[k>>6] |= 1 << (k & 63) }
 	var l1 []uint32
 	for q := 0; q < nq; q++ {
 		for c1 := 0; c1 < nc; c1++ {
+			q2 := 0 // the idle state after c1
+			if p.startEmpty {
+				q2 = int(p.ctx[p.rep[c1]])
+			}
+			for c2 := 0; c2 < nc; c2++ {
+				if one[q2][c2] {
+					set(c1, c2)
+				}
+			}
 			if !one[q][c1] {
-				// idle again after c1: the idle state of c1's context
-				q2 := 0
-				if p.startEmpty {
-					q2 = int(p.ctx[p.rep[c1]])
-				}
-				for c2 := 0; c2 < nc; c2++ {
-					if one[q2][c2] {
-						set(c1, c2)
-					}
-				}
 				continue
 			}
 			sc.cur = sc.cur[:0]
@@ -192,7 +194,7 @@ func (d *DFA) pairTable(sc *scratch, one [][]bool, escClasses []bool) []uint64 {
 			l1 = append(l1[:0], sc.list...)
 			for c2 := 0; c2 < nc; c2++ {
 				sc.cur = append(sc.cur[:0], l1...)
-				if d.step(sc, prev, true, int(p.rep[c2])) || len(sc.list) > 0 {
+				if d.step(sc, prev, false, int(p.rep[c2])) || len(sc.list) > 0 {
 					set(c1, c2)
 				}
 			}

@@ -12,8 +12,10 @@
 // known.
 //
 // States are built on demand while matching and cached per DFA; the cache
-// is bounded (Limits) and cleared when full. A *DFA is safe for concurrent
-// use: existing transitions are read without locks.
+// is bounded (Limits) and cleared when full. From the idle states (no
+// partial match under way) Match skips ahead with strings.IndexByte or a
+// table of byte-class pairs. A *DFA is safe for concurrent use: existing
+// transitions are read without locks. See README.md.
 package dfa
 
 import (
@@ -57,7 +59,7 @@ type DFA struct {
 	accReady atomic.Bool
 	acc      accel
 	// accKind is acc.kind until calibration finds that skipping ahead
-	// does not pay on the texts this DFA sees; then accelNone.
+	// does not pay on the texts this DFA sees (see calibrate).
 	accKind atomic.Uint32
 	// calibration: Match calls counted, and their stops and skipped bytes
 	calls, stops, skipped atomic.Uint64
@@ -140,7 +142,10 @@ func CompileLimits(re *syntax.Regexp, lim Limits) (*DFA, error) {
 	if lim.MaxResets <= 0 {
 		lim.MaxResets = DefaultLimits.MaxResets
 	}
-	d := &DFA{p: p, lim: lim, stride: uint32(p.nclass) + 1, endCol: uint32(p.nclass)}
+	stride := p.nclass + 1
+	// State ids are uint32 row offsets; tables grow by doubling.
+	lim.MaxStates = min(lim.MaxStates, (1<<31)/stride-2*nFixedRows)
+	d := &DFA{p: p, lim: lim, stride: uint32(stride), endCol: uint32(p.nclass)}
 	d.scratch.New = func() any { return newScratch(len(p.inst)) }
 	d.cache.Store(d.newCache())
 	return d, nil

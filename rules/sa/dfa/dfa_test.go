@@ -2,6 +2,7 @@ package dfa
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"sync"
 	"testing"
@@ -240,6 +241,22 @@ func TestConcurrent(t *testing.T) {
 				}()
 			}
 			wg.Wait()
+		}
+	}
+}
+
+// runeSet against Inst.MatchRune for every literal rune up to U+2200
+// (Latin-1, Greek, the Kelvin and Angstrom signs), folded and not.
+func TestRuneSetFold(t *testing.T) {
+	for r := rune(0); r < 0x2200; r++ {
+		for _, f := range []syntax.Flags{0, syntax.FoldCase} {
+			in := &syntax.Inst{Op: syntax.InstRune, Rune: []rune{r}, Arg: uint32(f)}
+			s := runeSet(in)
+			for b := 0; b < 256; b++ {
+				if s.has(byte(b)) != in.MatchRune(rune(b)) {
+					t.Fatalf("rune %U flags %v byte %#x: set %v, MatchRune %v", r, f, b, s.has(byte(b)), in.MatchRune(rune(b)))
+				}
+			}
 		}
 	}
 }

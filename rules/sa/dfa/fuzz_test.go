@@ -53,6 +53,9 @@ func FuzzDFA(f *testing.F) {
 					t.Fatalf("Match(%q, %q) = %v, regexp says %v (limits %+v)", src, text, got, w, lim)
 				}
 			}
+			if err := allKinds(d, text, w); err != "" {
+				t.Fatalf("Match(%q, %q): %s (limits %+v)", src, text, err, lim)
+			}
 		}
 	})
 }

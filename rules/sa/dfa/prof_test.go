@@ -67,7 +67,7 @@ func TestProfStock(t *testing.T) {
 		for range 5 {
 			r.none = min(r.none, run(p, accelNone))
 			best := r.none
-			if a.n > 0 {
+			if a.memchr {
 				t := run(p, accelMemchr)
 				best = min(best, t)
 				if a.kind == accelMemchr {
@@ -109,6 +109,45 @@ func TestProfStock(t *testing.T) {
 		t.Logf("%-10s %8d B/msg: none %v (%.2f ns/B) accel %v (%.2f ns/B) calibrated %v best %v", k, catB[k]/len(msgs), v[0]/nm, float64(v[0])/float64(catB[k]), v[1]/nm, float64(v[1])/float64(catB[k]), v[2]/nm, v[3]/nm)
 	}
 	t.Logf("per message: none %v accel %v calibrated %v best %v", tot[0]/nm, tot[1]/nm, tot[2]/nm, tot[3]/nm)
+	mem, resets, fallbacks := 0, uint64(0), uint64(0)
+	for _, p := range pats {
+		st := p.dfa.Stats()
+		mem += st.Bytes
+		resets += st.Resets
+		fallbacks += st.Fallbacks
+	}
+	t.Logf("DFAs hold %.1f MiB; %d resets, %d fallbacks", float64(mem)/(1<<20), resets, fallbacks)
+	// regexp, once, on the first 20 messages
+	t0 := time.Now()
+	for j := range pats {
+		p := &pats[j]
+		for _, m := range msgs[:20] {
+			for _, s := range m.texts(&p.stockRE) {
+				if p.re.MatchString(byteRunes(s)) {
+					break
+				}
+			}
+		}
+	}
+	t.Logf("regexp: %v per message (first 20 messages)", time.Since(t0)/20)
+	var dfa20 time.Duration
+	for j := range pats {
+		d := time.Hour
+		for range 3 {
+			t0 := time.Now()
+			p := &pats[j]
+			for _, m := range msgs[:20] {
+				for _, s := range m.texts(&p.stockRE) {
+					if p.dfa.Match(s) {
+						break
+					}
+				}
+			}
+			d = min(d, time.Since(t0))
+		}
+		dfa20 += d
+	}
+	t.Logf("dfa: %v per message (first 20 messages)", dfa20/20)
 	sort.Slice(rs, func(a, b int) bool { return rs[a].calib-rs[a].best > rs[b].calib-rs[b].best })
 	for _, r := range rs[:15] {
 		p := &pats[r.i]

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp/syntax"
 	"slices"
+	"unicode"
 )
 
 // Instruction kinds of the compact program. Nop and Capture instructions of
@@ -150,10 +151,17 @@ func runeSet(in *syntax.Inst) byteSet {
 		return s
 	}
 	if len(in.Rune) == 1 {
-		// A literal, perhaps folded: MatchRune walks the fold orbit.
-		for b := 0; b < 256; b++ {
-			if in.MatchRune(rune(b)) {
-				s.add(byte(b))
+		// A literal, perhaps folded: the rune and, under FoldCase, its
+		// orbit under unicode.SimpleFold, as Inst.MatchRunePos walks it.
+		r0 := in.Rune[0]
+		if r0 >= 0 && r0 < 256 {
+			s.add(byte(r0))
+		}
+		if syntax.Flags(in.Arg)&syntax.FoldCase != 0 {
+			for r1 := unicode.SimpleFold(r0); r1 != r0; r1 = unicode.SimpleFold(r1) {
+				if r1 >= 0 && r1 < 256 {
+					s.add(byte(r1))
+				}
 			}
 		}
 		return s

@@ -225,6 +225,9 @@ func TestStock(t *testing.T) {
 					if got != w {
 						t.Errorf("%s %.60q on %.80q: DFA %v, regexp %v", p.Name, p.RE2, l, got, w)
 					}
+					if err := allKinds(p.dfa, l, w); err != "" {
+						t.Errorf("%s %.60q on %.80q: %s", p.Name, p.RE2, l, err)
+					}
 					if w {
 						hits++
 					}
