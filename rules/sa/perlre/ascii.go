@@ -10,7 +10,7 @@ import "regexp/syntax"
 // their ASCII part has one. never is true when the pattern cannot match an
 // ASCII text at all; lits is nil when no set is known.
 func (r *Regexp) ASCIILiterals() (lits []string, never bool) {
-	re, err := syntax.Parse(r.re.String(), syntax.Perl)
+	re, err := syntax.Parse(r.src, syntax.Perl)
 	if err != nil {
 		return nil, false
 	}

@@ -18,7 +18,7 @@ import (
 // but keeping only one OR-set of plain literals.
 func (r *Regexp) Literals() []string {
 	if !r.litDone {
-		r.literals = literalsOf(r.re.String())
+		r.literals = literalsOf(r.src)
 		r.litDone = true
 	}
 	return r.literals

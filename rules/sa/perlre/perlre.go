@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"sync"
 )
 
 // Bytes returns s with every byte >= 0x80 replaced by the rune of the same
@@ -109,12 +110,14 @@ func Translate(re, flags string) (string, error) {
 }
 
 // Rewrites may not make the RE2 source larger than this many times the Perl
-// source plus a constant: Go's regexp runs in time proportional to text
-// length times program size, so a rule that grows past this would cost more
-// than it is worth (see README.md for the figures).
+// source plus a constant. rules/sa matches with a lazy DFA (rules/sa/dfa),
+// whose cost per byte does not grow with the program, so the bound is
+// about memory and compile time: a quarter MiB of source at most (Go's
+// regexp, still used to count matches, costs text length times program
+// size; see README.md).
 const (
 	maxGrowthFactor = 8
-	maxGrowthSlack  = 8192
+	maxGrowthSlack  = 256 << 10
 	// maxProgSize bounds the compiled program: Go's regexp expands counted
 	// repetitions, and both compiling and matching cost its size.
 	maxProgSize = 100000
@@ -192,6 +195,8 @@ func translateTree(re, flags string) (t *node, err error) {
 
 // Regexp is a translated pattern.
 type Regexp struct {
+	src      string // the RE2 source
+	once     sync.Once
 	re       *regexp.Regexp
 	perl     string
 	flags    string
@@ -199,21 +204,16 @@ type Regexp struct {
 	litDone  bool
 }
 
-// Compile translates and compiles a Perl pattern.
+// Compile translates a Perl pattern and checks the translation. Go's
+// regexp is compiled on first use (MatchString, Count, Re2): a caller that
+// matches with its own engine (rules/sa/dfa) never pays for it, and large
+// rule sets keep their memory.
 func Compile(re, flags string) (*Regexp, error) {
-	src, err := translateSource(re, flags)
+	src, err := Translate(re, flags)
 	if err != nil {
 		return nil, err
 	}
-	r, err := regexp.Compile(src)
-	if err != nil {
-		var se *syntax.Error
-		if errors.As(err, &se) && (se.Code == syntax.ErrInvalidRepeatSize || se.Code == syntax.ErrLarge || se.Code == syntax.ErrNestingDepth) {
-			return nil, &UnsupportedError{Construct: "repetition beyond RE2's limits (" + string(se.Code) + ")", Offset: 0}
-		}
-		return nil, err
-	}
-	return &Regexp{re: r, perl: re, flags: flags}, nil
+	return &Regexp{src: src, perl: re, flags: flags}, nil
 }
 
 // MustCompile is Compile that panics on error, for tests and fixed patterns.
@@ -226,7 +226,7 @@ func MustCompile(re, flags string) *Regexp {
 }
 
 // MatchString reports whether text (in Bytes form) contains a match.
-func (r *Regexp) MatchString(text string) bool { return r.re.MatchString(text) }
+func (r *Regexp) MatchString(text string) bool { return r.Re2().MatchString(text) }
 
 // Count returns the number of non-overlapping matches in text (in Bytes
 // form), at most max when max > 0: SpamAssassin's tflags multiple and
@@ -237,14 +237,24 @@ func (r *Regexp) Count(text string, max int) int {
 	if max <= 0 {
 		max = -1
 	}
-	return len(r.re.FindAllStringIndex(text, max))
+	return len(r.Re2().FindAllStringIndex(text, max))
 }
 
 // String returns the RE2 source.
-func (r *Regexp) String() string { return r.re.String() }
+func (r *Regexp) String() string { return r.src }
 
 // Perl returns the pattern and flags it was compiled from.
 func (r *Regexp) Perl() (re, flags string) { return r.perl, r.flags }
 
-// Re2 returns the compiled Go regexp (match it against Bytes(text)).
-func (r *Regexp) Re2() *regexp.Regexp { return r.re }
+// Re2 returns the compiled Go regexp (match it against Bytes(text)),
+// compiling it on first use.
+func (r *Regexp) Re2() *regexp.Regexp {
+	r.once.Do(func() {
+		re, err := regexp.Compile(r.src) // Translate parsed it: this does not fail
+		if err != nil {
+			re = regexp.MustCompile(`[^\x00-\x{10FFFF}]`) // matches nothing
+		}
+		r.re = re
+	})
+	return r.re
+}
