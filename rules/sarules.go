@@ -21,6 +21,8 @@ type saRules struct {
 	set      *sa.RuleSet
 	scores   map[string]float64 // scores: overrides
 	shadowed map[string]bool
+	negative bool    // sa_negative_scores
+	scale    float64 // sa_score_scale
 }
 
 // loadSA reads cfg.SA.Rules; nil when none are configured. Each rule that
@@ -34,7 +36,10 @@ func loadSA(cfg *Config, log *slog.Logger) (*saRules, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &saRules{set: set, scores: cfg.Scores, shadowed: map[string]bool{}}
+	r := &saRules{set: set, scores: cfg.Scores, shadowed: map[string]bool{}, negative: cfg.SA.NegativeScores, scale: cfg.SA.ScoreScale}
+	if r.scale == 0 {
+		r.scale = 1
+	}
 	for _, x := range set.Rules {
 		if !x.Sub() && levee(x.Name) {
 			r.shadowed[x.Name] = true
@@ -76,8 +81,9 @@ func levee(name string) bool {
 }
 
 // hits runs the SpamAssassin rules on m and returns what scores: sub-rules
-// (__NAME), rules off by a `scores:` override of 0, and rules levee's own
-// checks stand for are left out.
+// (__NAME), rules off by a `scores:` override of 0, rules with a negative
+// score (unless sa_negative_scores or a `scores:` override) and rules
+// levee's own checks stand for are left out.
 func (r *saRules) hits(e *Engine, m *Message) []Hit {
 	v := view.New(saFields(m.Fields), m.Body, view.Options{TrustedNetworks: e.cfg.trusted, InternalNetworks: e.cfg.internal})
 	var out []Hit
@@ -86,9 +92,11 @@ func (r *saRules) hits(e *Engine, m *Message) []Hit {
 		if h.Rule.Sub() || r.shadowed[name] {
 			continue
 		}
-		s := h.Score()
+		s := h.Score() * r.scale
 		if o, ok := r.scores[name]; ok {
-			s = o * float64(h.Count)
+			s = o * float64(h.Count) // the operator's own score, negative or not
+		} else if s < 0 && !r.negative {
+			continue // a forgeable ham sign (sa_negative_scores)
 		}
 		if s == 0 {
 			continue
