@@ -15,6 +15,10 @@ command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+
 # verifier (it runs on Debian's /usr/bin/python3, whatever python3 the PATH has)
 [ -x /usr/sbin/nsd ] || need+=(nsd)
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dkim, dns.message, nacl' 2>/dev/null || need+=(python3 python3-dkim python3-dnspython python3-nacl)
+# SpamAssassin rule files (rules/sa): the stock rules under
+# /usr/share/spamassassin, and SpamAssassin itself, the reference the
+# agreement test and perlre's differential tests run (perl comes with it)
+[ -f /usr/share/spamassassin/72_active.cf ] && perl -MMail::SpamAssassin -e1 2>/dev/null || need+=(spamassassin)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
