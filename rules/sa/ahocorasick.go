@@ -9,6 +9,15 @@ import "sort"
 type acMatcher struct {
 	root  [256]int32 // the root's transitions (-1: stay at the root)
 	nodes []acNode
+
+	// the automaton as a DFA: delta[n*nc+class[b]] is the node after
+	// node n on byte b, failure links followed; bytes that occur in no
+	// literal share class 0. report[n] says that n or a node on its
+	// output chain ends a literal.
+	class  [256]uint8
+	nc     int32
+	delta  []int32
+	report []bool
 }
 
 type acNode struct {
@@ -85,7 +94,51 @@ func newACMatcher(lits []string) *acMatcher {
 			queue = append(queue, e.next)
 		}
 	}
+	m.buildDelta()
 	return m
+}
+
+// buildDelta computes the DFA, in breadth-first order so that a node's
+// failure target (shallower) is done before it.
+func (m *acMatcher) buildDelta() {
+	var used [256]bool
+	for _, n := range m.nodes {
+		for _, e := range n.edges {
+			used[e.b] = true
+		}
+	}
+	nc := int32(1)
+	for b := range used {
+		if used[b] {
+			m.class[b] = uint8(nc)
+			nc++
+		}
+	}
+	if nc > 256 { // every byte value: class 0 is unused, fold it in
+		nc = 256
+		for b := range m.class {
+			m.class[b] = uint8(b)
+		}
+	}
+	m.nc = nc
+	m.delta = make([]int32, int(nc)*len(m.nodes))
+	m.report = make([]bool, len(m.nodes))
+	order := make([]int32, 1, len(m.nodes))
+	for i := 0; i < len(order); i++ {
+		n := order[i]
+		row := m.delta[n*nc : (n+1)*nc]
+		if n != 0 {
+			copy(row, m.delta[m.nodes[n].fail*nc:(m.nodes[n].fail+1)*nc])
+		}
+		for _, e := range m.nodes[n].edges {
+			row[m.class[e.b]] = e.next
+			order = append(order, e.next)
+		}
+		m.report[n] = len(m.nodes[n].lits) > 0 || m.nodes[n].out >= 0
+	}
+	for i := range m.nodes {
+		m.nodes[i].edges = nil // the DFA stands for them
+	}
 }
 
 // step is the goto function: the child of n on b, -1 when none (the root
@@ -97,28 +150,25 @@ func (m *acMatcher) step(n int32, b byte) int32 {
 	return m.nodes[n].edge(b)
 }
 
-// find calls found for every literal that occurs in text (once or more:
-// the caller dedups).
+// find calls found once for each literal that occurs in text.
 func (m *acMatcher) find(text string, found func(lit int32)) {
-	n := int32(0)
+	if len(m.nodes) <= 1 {
+		return
+	}
+	var done []uint64 // nodes whose literals were reported
+	n, nc := int32(0), m.nc
 	for i := 0; i < len(text); i++ {
-		b := text[i]
-		for {
-			if next := m.step(n, b); next >= 0 {
-				n = next
-				break
-			}
-			if n == 0 {
-				break
-			}
-			n = m.nodes[n].fail
+		n = m.delta[n*nc+int32(m.class[text[i]])]
+		if !m.report[n] {
+			continue
 		}
-		for o := n; o > 0; o = m.nodes[o].out {
+		if done == nil {
+			done = make([]uint64, (len(m.nodes)+63)/64)
+		}
+		for o := n; o > 0 && done[o>>6]&(1<<(o&63)) == 0; o = m.nodes[o].out {
+			done[o>>6] |= 1 << (o & 63)
 			for _, l := range m.nodes[o].lits {
 				found(l)
-			}
-			if m.nodes[o].out < 0 {
-				break
 			}
 		}
 	}

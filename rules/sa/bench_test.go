@@ -3,6 +3,9 @@ package sa_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/levee-mail/levee/rules"
@@ -12,6 +15,58 @@ import (
 	"github.com/levee-mail/levee/rules/sa/view"
 )
 
+// stockSample reads the messages of the dev corpus that sampled picks.
+func stockSample(tb testing.TB, n int) []*rules.Message {
+	corpus := evaltest.Corpus(tb)
+	var msgs []*rules.Message
+	eval.Walk(context.Background(), eval.Corpus{Dir: corpus}, nil, func(it eval.Item) error {
+		if sampled(it.Name, n) {
+			if m, err := rules.ReadMessage(bytes.NewReader(it.Data), it.Env, 0); err == nil {
+				msgs = append(msgs, m)
+			}
+		}
+		return nil
+	})
+	return msgs
+}
+
+// TestShortcutsExactStock: with the stock rules on a sample of the dev
+// corpus, the gates (gate.go) and the counting shortcuts (count.go)
+// change no hit and no count.
+func TestShortcutsExactStock(t *testing.T) {
+	needSpamAssassin(t)
+	set, err := sa.Load([]string{stockDir}, sa.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 300
+	if testing.Short() {
+		n = 60
+	}
+	defer sa.SetGates(true)
+	defer sa.SetFastCount(true)
+	for _, m := range stockSample(t, n) {
+		v := view.New(viewFields(m.Fields), m.Body, view.Options{})
+		sa.SetGates(false)
+		sa.SetFastCount(false)
+		want := set.Eval(v)
+		sa.SetGates(true)
+		sa.SetFastCount(true)
+		got := set.Eval(v)
+		if a, b := hitString(got), hitString(want); a != b {
+			t.Errorf("%s: with shortcuts %s\nwithout %s", m.Header("Message-ID"), a, b)
+		}
+	}
+}
+
+func hitString(hs []sa.Hit) string {
+	var b strings.Builder
+	for _, h := range hs {
+		fmt.Fprintf(&b, "%s:%d:%g ", h.Rule.Name, h.Count, h.Value)
+	}
+	return b.String()
+}
+
 // BenchmarkEvalStock: the stock rules on a sample of the dev corpus,
 // views included, per message.
 func BenchmarkEvalStock(b *testing.B) {
@@ -20,16 +75,15 @@ func BenchmarkEvalStock(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	corpus := evaltest.Corpus(b)
-	var msgs []*rules.Message
-	eval.Walk(context.Background(), eval.Corpus{Dir: corpus}, nil, func(it eval.Item) error {
-		if sampled(it.Name, 300) {
-			if m, err := rules.ReadMessage(bytes.NewReader(it.Data), it.Env, 0); err == nil {
-				msgs = append(msgs, m)
-			}
-		}
-		return nil
-	})
+	msgs := stockSample(b, 300)
+	if os.Getenv("LEVEE_SA_NOGATES") != "" { // the gates' share
+		sa.SetGates(false)
+		defer sa.SetGates(true)
+	}
+	if os.Getenv("LEVEE_SA_NOFASTCOUNT") != "" { // the counting shortcuts' share
+		sa.SetFastCount(false)
+		defer sa.SetFastCount(true)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		m := msgs[i%len(msgs)]

@@ -97,6 +97,17 @@ func (r *Rule) count(text string) int {
 		}
 		return 0
 	}
+	if !noFastCount {
+		if r.cnt.fixed != nil {
+			return r.cnt.fixed.count(text, r.MaxHits)
+		}
+		if r.cnt.atMostOne && r.dfa != nil {
+			if r.dfa.Match(text) {
+				return 1
+			}
+			return 0
+		}
+	}
 	if r.dfa != nil && !r.dfa.Match(text) {
 		return 0
 	}
@@ -137,6 +148,7 @@ func (s *RuleSet) evalHeaders(m Message, counts []int, seen []bool) {
 		} else {
 			rules = g.rules
 		}
+		gm := gateMemo{gates: g.pf.gates}
 		for _, r := range rules {
 			if r.Exists {
 				if ok {
@@ -155,6 +167,14 @@ func (s *RuleSet) evalHeaders(m Message, counts []int, seen []bool) {
 					}
 				}
 				text, have = val, true
+			}
+			if r.gate > 0 {
+				if gm.lines == nil {
+					gm.lines = []string{text}
+				}
+				if !gm.open(r.gate, 0) {
+					continue
+				}
 			}
 			if r.Negate {
 				if !r.matches(text) {
@@ -178,6 +198,7 @@ func (s *RuleSet) evalLines(k Kind, lines []string, counts []int, seen []bool) {
 		return
 	}
 	var ascii []bool // per line, once a rule runs only on non-ASCII ones
+	gm := gateMemo{gates: s.pf[k].gates, lines: lines}
 	for _, p := range s.pf[k].pick(lines, seen) {
 		r := p.r
 		if p.nonASCIIOnly && ascii == nil {
@@ -187,7 +208,7 @@ func (s *RuleSet) evalLines(k Kind, lines []string, counts []int, seen []bool) {
 			}
 		}
 		for i, t := range lines {
-			if i == 0 && r.NoSubject && k == KindBody || p.nonASCIIOnly && ascii[i] {
+			if i == 0 && r.NoSubject && k == KindBody || p.nonASCIIOnly && ascii[i] || !gm.open(r.gate, i) {
 				continue
 			}
 			if n := r.count(t); n > 0 {

@@ -3,6 +3,7 @@ package sa
 import (
 	"strings"
 
+	"github.com/levee-mail/levee/rules/sa/dfa"
 	"github.com/levee-mail/levee/rules/sa/perlre"
 )
 
@@ -18,7 +19,8 @@ import (
 // literal set finds the literals present.
 type prefilter struct {
 	all    []*Rule // every rule of the group, in order
-	always []*Rule // no literal set at all: every line
+	always []*Rule // no literal set at all: every line (behind a gate when they have one)
+	gates  []*dfa.DFA
 
 	lits  []string  // distinct literals of the rules that have a set
 	users [][]*Rule // the rules each literal stands for
@@ -73,6 +75,7 @@ func newPrefilter(rules []*Rule) *prefilter {
 			add(aids, &pf.alits, &pf.ausers, l, r)
 		}
 	}
+	pf.gates = makeGates(pf.always) // all of them when none()
 	pf.ac = newACMatcher(pf.lits)
 	pf.aac = newACMatcher(pf.alits)
 	return pf

@@ -77,6 +77,8 @@ type Rule struct {
 	deps []string
 
 	slot int
+	cnt  counter // shortcuts of tflags multiple (count.go)
+	gate int     // the prefilter's gate this rule runs behind (gate.go), 1-based; 0 none
 }
 
 // Sub says whether the rule is a sub-rule (__NAME): it feeds metas and
@@ -269,6 +271,9 @@ func (p *parser) finish() (*RuleSet, error) {
 		slots[r.Name] = i
 		set.byName[r.Name] = r
 		set.byKind[r.Kind] = append(set.byKind[r.Kind], r)
+		if r.Multiple && r.re != nil {
+			r.cnt = newCounter(r.re.String())
+		}
 		if r.Kind == KindMeta {
 			set.metas = append(set.metas, r)
 		}
@@ -485,7 +490,7 @@ func (p *parser) compile(r *Rule, v string) error {
 	// regexp stays for counting (tflags multiple) and when the DFA
 	// cannot take the program.
 	if syn, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
-		if d, err := dfa.Compile(syn); err == nil {
+		if d, err := dfa.CompileLimits(syn, ruleLimits); err == nil {
 			r.dfa = d
 		}
 	}
@@ -670,3 +675,9 @@ func splitTags(s, start, end string) []string {
 	}
 	return out
 }
+
+// ruleLimits bound each rule's DFA cache. A few stock patterns of tens of
+// thousands of instructions (__LOTSA_MONEY_02, __FILL_THIS_FORM_LONG2)
+// have states of some 8 KB each and cleared dfa's default 1 MiB cache
+// every few messages, rebuilding states at some 50 us each.
+var ruleLimits = dfa.Limits{MaxStates: dfa.DefaultLimits.MaxStates, MaxBytes: 4 << 20, MaxResets: dfa.DefaultLimits.MaxResets}

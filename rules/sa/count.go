@@ -1,0 +1,203 @@
+package sa
+
+import (
+	"regexp/syntax"
+	"unicode"
+)
+
+// Counting. A rule with tflags multiple counts its matches (SpamAssassin
+// loops on m//g), which the DFA cannot do: Go's regexp finds them one by
+// one, at some 100 ns a byte for patterns without a literal prefix (the
+// stock __E_LIKE_LETTER, a set of e-like letters counted in every
+// paragraph, cost more than all other body rules together). Two shapes of
+// pattern, common among the counted rules, have exact shortcuts:
+//
+//   - a pattern anchored at the start of the text (^ without /m,
+//     __HAS_HREF, __BODY_TEXT_LINE) matches at most once: its count is the
+//     DFA's answer;
+//   - a pattern that is a list of alternatives, each a fixed sequence of
+//     byte sets (e, <lcase_e>, a literal word, ab?c), none empty, is counted by a scan that tries the
+//     alternatives in their order at each position where one can start:
+//     the leftmost-first, non-overlapping matches that regexp's FindAll
+//     finds.
+type counter struct {
+	atMostOne bool
+	fixed     *fixedSet
+}
+
+// noFastCount turns the shortcuts off (the tests that hold them exact).
+var noFastCount bool
+
+// fixedSet is a list of alternatives in priority order, each a sequence
+// of byte sets.
+type fixedSet struct {
+	first byteSet // bytes an alternative can start with
+	alts  [][]byteSet
+}
+
+type byteSet [4]uint64
+
+func (s *byteSet) has(b byte) bool { return s[b>>6]&(1<<(b&63)) != 0 }
+func (s *byteSet) add(b byte)      { s[b>>6] |= 1 << (b & 63) }
+
+const (
+	maxFixedAlts = 256
+	maxFixedLen  = 64
+)
+
+// newCounter looks at the RE2 source of a rule's regexp.
+func newCounter(src string) counter {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return counter{}
+	}
+	re = re.Simplify()
+	if prog, err := syntax.Compile(re); err == nil && prog.StartCond()&syntax.EmptyBeginText != 0 {
+		return counter{atMostOne: true}
+	}
+	alts, ok := expandFixed(re)
+	if !ok || len(alts) == 0 {
+		return counter{}
+	}
+	fs := &fixedSet{alts: alts}
+	for _, a := range alts {
+		if len(a) == 0 {
+			return counter{} // an empty match: regexp's rules for those hold
+		}
+		for i := range fs.first {
+			fs.first[i] |= a[0][i]
+		}
+	}
+	return counter{fixed: fs}
+}
+
+// expandFixed lists the alternatives of a fixed-length pattern in
+// regexp's priority order (leftmost-first: for a concatenation, the first
+// part's alternatives outermost), ok false for any other pattern.
+func expandFixed(re *syntax.Regexp) (alts [][]byteSet, ok bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		seq := make([]byteSet, len(re.Rune))
+		for i, r := range re.Rune {
+			seq[i] = runeBytes(r, re.Flags&syntax.FoldCase != 0)
+		}
+		return [][]byteSet{seq}, len(seq) <= maxFixedLen
+	case syntax.OpCharClass:
+		var s byteSet
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1] && r <= 0xff; r++ {
+				s.add(byte(r))
+			}
+		}
+		return [][]byteSet{{s}}, true
+	case syntax.OpAnyCharNotNL, syntax.OpAnyChar:
+		var s byteSet
+		for b := 0; b < 256; b++ {
+			if b != '\n' || re.Op == syntax.OpAnyChar {
+				s.add(byte(b))
+			}
+		}
+		return [][]byteSet{{s}}, true
+	case syntax.OpCapture:
+		return expandFixed(re.Sub[0])
+	case syntax.OpEmptyMatch: // the parser factors a|ab into a(?:|b)
+		return [][]byteSet{nil}, true
+	case syntax.OpQuest: // x? is x|, x?? is |x
+		a, ok := expandFixed(re.Sub[0])
+		if !ok || len(a) >= maxFixedAlts {
+			return nil, false
+		}
+		if re.Flags&syntax.NonGreedy != 0 {
+			return append([][]byteSet{nil}, a...), true
+		}
+		return append(a, nil), true
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			a, ok := expandFixed(sub)
+			if !ok || len(alts)+len(a) > maxFixedAlts {
+				return nil, false
+			}
+			alts = append(alts, a...)
+		}
+		return alts, true
+	case syntax.OpConcat:
+		alts = [][]byteSet{nil}
+		for _, sub := range re.Sub {
+			a, ok := expandFixed(sub)
+			if !ok || len(alts)*len(a) > maxFixedAlts {
+				return nil, false
+			}
+			next := make([][]byteSet, 0, len(alts)*len(a))
+			for _, x := range alts {
+				for _, y := range a {
+					if len(x)+len(y) > maxFixedLen {
+						return nil, false
+					}
+					seq := make([]byteSet, 0, len(x)+len(y))
+					next = append(next, append(append(seq, x...), y...))
+				}
+			}
+			alts = next
+		}
+		return alts, true
+	}
+	return nil, false
+}
+
+// runeBytes is the set of octets a literal rune matches in byte-run text
+// (perlre.Bytes: octet b is U+00bb), its case-fold orbit under (?i).
+func runeBytes(r rune, fold bool) byteSet {
+	var s byteSet
+	if r <= 0xff {
+		s.add(byte(r))
+	}
+	if fold {
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f <= 0xff {
+				s.add(byte(f))
+			}
+		}
+	}
+	return s
+}
+
+// count is the number of leftmost-first, non-overlapping matches in text
+// (raw octets), at most max when max > 0.
+func (fs *fixedSet) count(text string, max int) int {
+	n := 0
+	for i := 0; i < len(text); {
+		if !fs.first.has(text[i]) {
+			i++
+			continue
+		}
+		l := fs.matchAt(text, i)
+		if l == 0 {
+			i++
+			continue
+		}
+		n++
+		if max > 0 && n >= max {
+			break
+		}
+		i += l
+	}
+	return n
+}
+
+// matchAt is the length of the first alternative that matches at i, 0
+// when none does.
+func (fs *fixedSet) matchAt(text string, i int) int {
+next:
+	for _, a := range fs.alts {
+		if i+len(a) > len(text) {
+			continue
+		}
+		for j := range a {
+			if !a[j].has(text[i+j]) {
+				continue next
+			}
+		}
+		return len(a)
+	}
+	return 0
+}

@@ -1,0 +1,85 @@
+package sa
+
+import (
+	"regexp/syntax"
+	"testing"
+)
+
+func TestMinLen(t *testing.T) {
+	for _, tc := range []struct {
+		re   string
+		want int
+	}{
+		{`e`, 1},
+		{`\S`, 1},
+		{`^\s*\S`, 1},
+		{`abc`, 3},
+		{`a|bcd`, 1},
+		{`(?:ab){3,}`, 6},
+		{`x*y+z?`, 1},
+		{`\bfoo\b`, 3},
+		{`[a-z]{8,}[\s.]+`, 9},
+		{`(?i)k`, 1},
+		{``, 0},
+	} {
+		syn, err := syntax.Parse(tc.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := minLen(syn); got != tc.want {
+			t.Errorf("minLen(%q) = %d, want %d", tc.re, got, tc.want)
+		}
+	}
+}
+
+// The gates change what runs, never what hits: the same rules with the
+// gates off give the same hits and counts.
+func TestGatesExact(t *testing.T) {
+	set := mustParse(t, `
+body     AMOUNT     /\$\d{1,3}[,.]\d{3}/
+body     CAPS_RUN   /\b[A-Z]{6,}\b/
+body     LONGWORDS  /\b(?:[a-z]{8,}[\s.]+){3}/
+body     DIGITS     /\d{4}\D\d{4}/
+tflags   DIGITS     multiple maxhits=3
+body     SHORT      /\S/
+body     NOTHING    /\d{5}[a-z]{5}\d{5}/
+rawbody  RAW_AMOUNT /\$\d{1,3}[,.]\d{3}/
+rawbody  RAW_CAPS   /\b[A-Z]{6,}\b/
+header   SUBJ_CAPS  Subject =~ /\b[A-Z]{6,}\b/
+header   SUBJ_DIG   Subject =~ /\d{3}\D\d{3}/
+header   SUBJ_NOT   Subject !~ /\d{7}/
+header   SUBJ_NONE  Subject =~ /\d{5}[a-z]{5}\d{5}/
+`)
+	gated := 0
+	for _, r := range set.Rules {
+		if r.gate > 0 {
+			gated++
+		}
+	}
+	if gated < 8 {
+		t.Fatalf("%d rules gated, want the 10 without literals (and not SHORT, SUBJ_NOT)", gated)
+	}
+	if set.Rule("SHORT").gate != 0 || set.Rule("SUBJ_NOT").gate != 0 {
+		t.Errorf("a one-byte rule or a negated rule is gated")
+	}
+	msgs := []*fakeMessage{
+		{headers: map[string]string{"Subject": "WINNER 123-456"},
+			body:    []string{"WINNER 123-456", "you won $1,000 today", "call 1234-5678 or 2345-6789 or 3456-7890 or 4567-8901", "unrelated words"},
+			rawbody: []string{"you won $1,000 today", "SHOUTING"}},
+		{headers: map[string]string{"Subject": "hello"},
+			body: []string{"hello", "extremely verbose sentences everywhere. nothing else"}, rawbody: []string{"plain"}},
+		{headers: map[string]string{}, body: []string{""}},
+	}
+	for i, m := range msgs {
+		noGates = true
+		want := hitNames(set.Eval(m))
+		noGates = false
+		got := hitNames(set.Eval(m))
+		if got != want {
+			t.Errorf("message %d: gated hits %q, ungated %q", i, got, want)
+		}
+		if i == 0 && want != "AMOUNT CAPS_RUN DIGITSx3 SHORT RAW_AMOUNT RAW_CAPS SUBJ_CAPS SUBJ_DIG SUBJ_NOT" {
+			t.Errorf("message 0: hits %q", want)
+		}
+	}
+}
