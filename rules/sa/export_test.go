@@ -26,7 +26,7 @@ func GateStats(s *RuleSet) (out []string) {
 					names = append(names, r.Name)
 				}
 			}
-			out = append(out, fmt.Sprintf("%v gate %d asked %d open %d %v", Kind(k), i+1, GateAsked[g], GateOpen[g], names))
+			out = append(out, fmt.Sprintf("%v gate %d %+v %v", Kind(k), i+1, g.Stats(), names))
 		}
 	}
 	return out

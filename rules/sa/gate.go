@@ -24,7 +24,7 @@ const (
 	// matches one or two bytes (\S, ^\s*\S, e) matches nearly every line
 	// and would open its gate everywhere; it stops at its first match
 	// anyway.
-	gateMinLen = 3
+	gateMinLen   = 3
 	gateMaxInsts = 4000
 )
 
@@ -110,8 +110,6 @@ func minLen(re *syntax.Regexp) int {
 	return 0 // empty match, assertions, star, quest
 }
 
-var GateAsked, GateOpen = map[*dfa.DFA]int{}, map[*dfa.DFA]int{}
-
 // noGates turns the gates off (the tests that hold them exact).
 var noGates bool
 
@@ -135,10 +133,8 @@ func (m *gateMemo) open(g, i int) bool {
 	k := i*len(m.gates) + g - 1
 	if m.memo[k] == 0 {
 		m.memo[k] = 1
-		GateAsked[m.gates[g-1]]++
 		if m.gates[g-1].Match(m.lines[i]) {
 			m.memo[k] = 2
-			GateOpen[m.gates[g-1]]++
 		}
 	}
 	return m.memo[k] == 2
