@@ -30,6 +30,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/levee-mail/levee/rules/state"
 )
@@ -199,12 +200,21 @@ func cleanAddr(a string) string {
 	if len(a) > maxAddr {
 		a = a[:maxAddr]
 	}
-	return strings.Map(func(r rune) rune {
+	a = strings.Map(func(r rune) rune {
 		if r <= ' ' || r == 0x7f {
 			return -1
 		}
 		return r
 	}, a)
+	// Lower-casing and Map write each invalid byte as U+FFFD (three
+	// bytes): the result may have grown past the bound again.
+	if len(a) > maxAddr {
+		a = a[:maxAddr]
+		for len(a) > 0 && !utf8.ValidString(a) {
+			a = a[:len(a)-1]
+		}
+	}
+	return a
 }
 
 // SplitTriplet splits a triplet key into its parts.
