@@ -15,6 +15,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -200,6 +201,52 @@ func BenchmarkJudgeSA(b *testing.B) {
 	for b.Loop() {
 		e.Judge(ctx, ss[i%len(ss)].fresh(), nil)
 		i++
+	}
+}
+
+// BenchmarkJudgeSACorpus judges every message of the dev corpus with the
+// stock SpamAssassin rules, twice: a first pass from cold DFA caches, as
+// a freshly started daemon, then a warm one. It reports the mean and the
+// slowest message of each pass (run it with -benchtime 1x; it takes the
+// whole corpus whatever b.N).
+func BenchmarkJudgeSACorpus(b *testing.B) {
+	const stock = "/usr/share/spamassassin"
+	if _, err := os.Stat(stock); err != nil {
+		b.Skip("no SpamAssassin stock rules")
+	}
+	var msgs []benchSample
+	err := eval.Walk(context.Background(), eval.Corpus{Dir: evaltest.Corpus(b)}, nil, func(it eval.Item) error {
+		m, err := rules.ReadMessage(bytes.NewReader(it.Data), it.Env, 0)
+		if err == nil {
+			msgs = append(msgs, benchSample{name: it.Name, msg: m})
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := benchEngine(b, stock)
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		for pass, name := range []string{"cold", "warm"} {
+			var total, max time.Duration
+			slowest := ""
+			for i := range msgs {
+				m := msgs[i].fresh()
+				t0 := time.Now()
+				e.Judge(ctx, m, nil)
+				d := time.Since(t0)
+				total += d
+				if d > max {
+					max, slowest = d, msgs[i].name
+				}
+			}
+			b.ReportMetric(float64(total.Microseconds())/1000/float64(len(msgs)), name+"-ms/msg")
+			b.ReportMetric(float64(max.Microseconds())/1000, name+"-max-ms")
+			b.Logf("pass %d (%s): %d messages, mean %.3f ms, slowest %.2f ms (%s)", pass+1, name, len(msgs),
+				float64(total.Microseconds())/1000/float64(len(msgs)), float64(max.Microseconds())/1000, slowest)
+		}
 	}
 }
 
