@@ -490,7 +490,7 @@ func (p *parser) compile(r *Rule, v string) error {
 	// regexp stays for counting (tflags multiple) and when the DFA
 	// cannot take the program.
 	if syn, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
-		if d, err := dfa.CompileLimits(syn, ruleLimits); err == nil {
+		if d, err := dfa.Compile(syn); err == nil {
 			r.dfa = d
 		}
 	}
@@ -676,8 +676,3 @@ func splitTags(s, start, end string) []string {
 	return out
 }
 
-// ruleLimits bound each rule's DFA cache. A few stock patterns of tens of
-// thousands of instructions (__LOTSA_MONEY_02, __FILL_THIS_FORM_LONG2)
-// have states of some 8 KB each and cleared dfa's default 1 MiB cache
-// every few messages, rebuilding states at some 50 us each.
-var ruleLimits = dfa.Limits{MaxStates: dfa.DefaultLimits.MaxStates, MaxBytes: 4 << 20, MaxResets: dfa.DefaultLimits.MaxResets}
