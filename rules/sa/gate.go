@@ -24,9 +24,14 @@ const (
 	// matches one or two bytes (\S, ^\s*\S, e) matches nearly every line
 	// and would open its gate everywhere; it stops at its first match
 	// anyway.
-	gateMinLen   = 3
-	gateMaxInsts = 4000
+	gateMinLen = 3
 )
+
+// gateLimits bound a gate's DFA cache: a union of eight of the stock
+// set's largest patterns (the FUZZY_* obfuscations, __FILL_THIS_FORM_*:
+// 20,000-130,000 instructions) has states of a few KB each, and dfa's
+// default 1 MiB would be cleared every few messages.
+var gateLimits = dfa.Limits{MaxStates: 20000, MaxBytes: 8 << 20, MaxResets: 2}
 
 // gates groups the rules of always (in order) that can be gated, sets
 // their gate (1-based index into the returned DFAs) and returns the
@@ -39,7 +44,7 @@ func makeGates(always []*Rule) []*dfa.DFA {
 	)
 	flush := func() {
 		if len(group) > 1 {
-			if d, err := dfa.Compile(&syntax.Regexp{Op: syntax.OpAlternate, Sub: subs}); err == nil {
+			if d, err := dfa.CompileLimits(&syntax.Regexp{Op: syntax.OpAlternate, Sub: subs}, gateLimits); err == nil {
 				gates = append(gates, d)
 				for _, r := range group {
 					r.gate = len(gates)
@@ -51,9 +56,6 @@ func makeGates(always []*Rule) []*dfa.DFA {
 	for _, r := range always {
 		r.gate = 0
 		if r.re == nil || r.dfa == nil || r.Negate || r.Exists {
-			continue
-		}
-		if r.dfa.Stats().Insts > gateMaxInsts {
 			continue
 		}
 		syn, err := syntax.Parse(r.re.String(), syntax.Perl)

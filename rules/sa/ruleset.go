@@ -675,4 +675,3 @@ func splitTags(s, start, end string) []string {
 	}
 	return out
 }
-
