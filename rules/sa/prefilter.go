@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/levee-mail/levee/rules/sa/dfa"
-	"github.com/levee-mail/levee/rules/sa/perlre"
 )
 
 // prefilter picks the rules of a group worth running on a text, and on
@@ -39,6 +38,14 @@ type pick struct {
 	nonASCIIOnly bool
 }
 
+// litMax is the longest literal the prefilter looks for: a longer one is
+// cut to its first litMax bytes, which a match holds as surely. Long
+// literals made the Aho-Corasick automaton of the stock body rules some
+// 20,000 nodes, a table larger than the CPU's caches; cut at 8 it does
+// no more false admissions worth counting and runs ~5% faster.
+const litMax = 8
+
+
 func newPrefilter(rules []*Rule) *prefilter {
 	pf := &prefilter{all: rules}
 	ids, aids := map[string]int{}, map[string]int{}
@@ -61,6 +68,9 @@ func newPrefilter(rules []*Rule) *prefilter {
 		}
 		if ls := r.re.Literals(); len(ls) > 0 {
 			for _, l := range ls {
+				if len(l) > litMax {
+					l = l[:litMax]
+				}
 				add(ids, &pf.lits, &pf.users, l, r)
 			}
 			continue
@@ -72,6 +82,9 @@ func newPrefilter(rules []*Rule) *prefilter {
 		}
 		pf.asciiRules = append(pf.asciiRules, r)
 		for _, l := range als {
+			if len(l) > litMax {
+				l = l[:litMax]
+			}
 			add(aids, &pf.alits, &pf.ausers, l, r)
 		}
 	}
@@ -159,8 +172,38 @@ func sortPicks(ps []pick) {
 }
 
 // lowerJoin is the prefilter's text of several lines (raw octets): in
-// byte-rune form, lowered and joined by newlines. A literal that spans
-// two lines only makes a rule run that will not match.
+// byte-rune form (perlre.Bytes), lowered (perlre.Lower) and joined by
+// newlines, in one pass. A literal that spans two lines only makes a rule
+// run that will not match.
 func lowerJoin(texts []string) string {
-	return perlre.Lower(perlre.Bytes(strings.Join(texts, "\n")))
+	n := len(texts)
+	for _, t := range texts {
+		n += len(t)
+		for i := 0; i < len(t); i++ {
+			if t[i] >= 0x80 {
+				n++
+			}
+		}
+	}
+	b := make([]byte, 0, n)
+	for k, t := range texts {
+		if k > 0 {
+			b = append(b, '\n')
+		}
+		for i := 0; i < len(t); i++ {
+			c := t[i]
+			switch {
+			case c >= 'A' && c <= 'Z':
+				b = append(b, c+32)
+			case c < 0x80:
+				b = append(b, c)
+			default:
+				if c >= 0xc0 && c <= 0xde && c != 0xd7 { // Latin-1 capitals
+					c += 0x20
+				}
+				b = append(b, 0xc0|c>>6, 0x80|c&0x3f)
+			}
+		}
+	}
+	return string(b)
 }
