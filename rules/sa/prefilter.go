@@ -45,7 +45,6 @@ type pick struct {
 // no more false admissions worth counting and runs ~5% faster.
 const litMax = 8
 
-
 func newPrefilter(rules []*Rule) *prefilter {
 	pf := &prefilter{all: rules}
 	ids, aids := map[string]int{}, map[string]int{}
