@@ -1,8 +1,13 @@
 package sa
 
 import (
+	"regexp"
 	"regexp/syntax"
+	"strings"
 	"unicode"
+
+	"github.com/levee-mail/levee/rules/sa/dfa"
+	"github.com/levee-mail/levee/rules/sa/perlre"
 )
 
 // Counting. A rule with tflags multiple counts its matches (SpamAssassin
@@ -16,13 +21,19 @@ import (
 //     __HAS_HREF, __BODY_TEXT_LINE) matches at most once: its count is the
 //     DFA's answer;
 //   - a pattern that is a list of alternatives, each a fixed sequence of
-//     byte sets (e, <lcase_e>, a literal word, ab?c), none empty, is counted by a scan that tries the
-//     alternatives in their order at each position where one can start:
-//     the leftmost-first, non-overlapping matches that regexp's FindAll
-//     finds.
+//     byte sets (e, <lcase_e>, a literal word, ab?c), none empty, is
+//     counted by a scan that tries the alternatives in their order at each
+//     position where one can start: the leftmost-first, non-overlapping
+//     matches that regexp's FindAll finds;
+//   - a pattern anchored at line starts (^ with /m: __HAS_HREF's
+//     /^[^>].*?<a href=/m) whose matches cannot cross a newline after
+//     their first byte is tried at each line start with an anchored DFA
+//     (it dies within two lines), and regexp runs only where a match
+//     starts, for its end (lineCounter).
 type counter struct {
 	atMostOne bool
 	fixed     *fixedSet
+	lines     *lineCounter
 }
 
 // noFastCount turns the shortcuts off (the tests that hold them exact).
@@ -52,8 +63,13 @@ func newCounter(src string) counter {
 		return counter{}
 	}
 	re = re.Simplify()
-	if prog, err := syntax.Compile(re); err == nil && prog.StartCond()&syntax.EmptyBeginText != 0 {
-		return counter{atMostOne: true}
+	if prog, err := syntax.Compile(re); err == nil {
+		if prog.StartCond()&syntax.EmptyBeginText != 0 {
+			return counter{atMostOne: true}
+		}
+		if lc := newLineCounter(src, re, prog); lc != nil {
+			return counter{lines: lc}
+		}
 	}
 	alts, ok := expandFixed(re)
 	if !ok || len(alts) == 0 {
@@ -200,4 +216,115 @@ next:
 		return len(a)
 	}
 	return 0
+}
+
+// lineCounter counts the matches of a pattern that can only start at a
+// line start: at each line start at or after the end of the last match,
+// the anchored DFA says whether a match starts there, and the anchored
+// regexp where the leftmost-first one ends.
+type lineCounter struct {
+	at *dfa.DFA
+	re *regexp.Regexp
+}
+
+// newLineCounter returns a lineCounter for a pattern (RE2 source, its
+// simplified tree and program) whose every match starts at a line start,
+// is not empty, does not read the start or end of the whole text, and
+// holds a newline at most as its first byte: nil for any other.
+func newLineCounter(src string, re *syntax.Regexp, prog *syntax.Prog) *lineCounter {
+	if prog.StartCond()&syntax.EmptyBeginLine == 0 || minLen(re) == 0 {
+		return nil
+	}
+	// the instructions that can take a text's first byte: reached from
+	// the start through empty-width steps only
+	first := map[uint32]bool{}
+	var walk func(pc uint32)
+	seen := map[uint32]bool{}
+	walk = func(pc uint32) {
+		if seen[pc] {
+			return
+		}
+		seen[pc] = true
+		in := &prog.Inst[pc]
+		switch in.Op {
+		case syntax.InstAlt, syntax.InstAltMatch:
+			walk(in.Out)
+			walk(in.Arg)
+		case syntax.InstNop, syntax.InstCapture, syntax.InstEmptyWidth:
+			walk(in.Out)
+		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+			first[pc] = true
+		}
+	}
+	walk(uint32(prog.Start))
+	for pc := range prog.Inst {
+		in := &prog.Inst[pc]
+		switch in.Op {
+		case syntax.InstEmptyWidth:
+			if syntax.EmptyOp(in.Arg)&(syntax.EmptyBeginText|syntax.EmptyEndText) != 0 {
+				return nil
+			}
+		case syntax.InstRune, syntax.InstRune1:
+			if !first[uint32(pc)] && in.MatchRune('\n') {
+				return nil
+			}
+		case syntax.InstRuneAny:
+			if !first[uint32(pc)] {
+				return nil
+			}
+		}
+	}
+	anchored := `\A(?:` + src + `)`
+	syn, err := syntax.Parse(anchored, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	d, err := dfa.Compile(syn)
+	if err != nil {
+		return nil
+	}
+	rx, err := regexp.Compile(anchored)
+	if err != nil {
+		return nil
+	}
+	return &lineCounter{at: d, re: rx}
+}
+
+// count is the number of leftmost-first, non-overlapping matches in text
+// (raw octets), at most max when max > 0.
+func (lc *lineCounter) count(text string, max int) int {
+	n := 0
+	for s := 0; s < len(text); {
+		if lc.at.Match(text[s:]) {
+			loc := lc.re.FindStringIndex(perlre.Bytes(text[s:]))
+			if loc == nil || loc[1] == 0 { // cannot be: the DFA said a non-empty match starts here
+				return n
+			}
+			n++
+			if max > 0 && n >= max {
+				return n
+			}
+			// back from byte-run offsets to octets
+			end, w := s, 0
+			for w < loc[1] && end < len(text) {
+				if text[end] >= 0x80 {
+					w += 2
+				} else {
+					w++
+				}
+				end++
+			}
+			if end > s && text[end-1] == '\n' {
+				s = end // the match ended at a line start
+				continue
+			}
+			s = end
+		}
+		i := strings.IndexByte(text[s:], '\n')
+		if i < 0 {
+			break
+		}
+		s += i + 1
+	}
+	return n
 }

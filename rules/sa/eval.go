@@ -101,6 +101,9 @@ func (r *Rule) count(text string) int {
 		if r.cnt.fixed != nil {
 			return r.cnt.fixed.count(text, r.MaxHits)
 		}
+		if r.cnt.lines != nil {
+			return r.cnt.lines.count(text, r.MaxHits)
+		}
 		if r.cnt.atMostOne && r.dfa != nil {
 			if r.dfa.Match(text) {
 				return 1
