@@ -1,10 +1,6 @@
 package sa
 
-import (
-	"strings"
-
-	"github.com/levee-mail/levee/rules/sa/dfa"
-)
+import "github.com/levee-mail/levee/rules/sa/dfa"
 
 // prefilter picks the rules of a group worth running on a text, and on
 // which of its lines: most regexps cannot match most messages, and each
@@ -143,7 +139,7 @@ func (pf *prefilter) pick(texts []string, seen []bool) []pick {
 			}
 		}
 		if len(ascii) > 0 && len(pf.alits) > 0 {
-			pf.aac.find(strings.ToLower(strings.Join(ascii, "\n")), found(pf.ausers))
+			pf.aac.find(lowerJoin(ascii), found(pf.ausers)) // ASCII: lowered, no other change
 		}
 		if nonASCII {
 			for _, r := range pf.asciiRules {

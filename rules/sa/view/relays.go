@@ -6,6 +6,8 @@ import (
 	"regexp/syntax"
 	"strings"
 	"sync"
+
+	"github.com/levee-mail/levee/rules/sa/dfa"
 )
 
 // ipAddressRE is Constants.pm IP_ADDRESS without its look-arounds (Go's
@@ -26,6 +28,11 @@ type prx struct {
 	re   *regexp.Regexp
 	lits []string // required substrings
 	fold bool     // the literals are lower-cased: compare case-insensitively
+	// d answers "does it match" for ASCII texts, where matching octets
+	// (the DFA) and matching UTF-8 runes (regexp) are the same; most
+	// Received fields are ASCII, and most of SpamAssassin's patterns
+	// for them do not match a given field
+	d *dfa.DFA
 }
 
 // MatchString reports whether the pattern matches, trying the cheap literal
@@ -68,6 +75,21 @@ func (p *prx) possible(s string) bool {
 				return false
 			}
 		} else if !strings.Contains(s, l) {
+			return false
+		}
+	}
+	if p.d != nil && !noDFA && asciiOnly(s) {
+		return p.d.Match(s)
+	}
+	return true
+}
+
+// noDFA turns the DFA test of prx off (tests).
+var noDFA bool
+
+func asciiOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
 			return false
 		}
 	}
@@ -114,6 +136,9 @@ func rx(p string) *prx {
 	re := regexp.MustCompile(q)
 	r := &prx{re: re}
 	if t, err := syntax.Parse(q, syntax.Perl); err == nil {
+		if d, err := dfa.Compile(t); err == nil {
+			r.d = d
+		}
 		r.lits, r.fold = requiredLiterals(t.Simplify())
 	}
 	rxCache.Store(p, r)
