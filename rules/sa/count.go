@@ -295,8 +295,15 @@ func newLineCounter(src string, re *syntax.Regexp, prog *syntax.Prog) *lineCount
 func (lc *lineCounter) count(text string, max int) int {
 	n := 0
 	for s := 0; s < len(text); {
-		if lc.at.Match(text[s:]) {
-			loc := lc.re.FindStringIndex(perlre.Bytes(text[s:]))
+		// a match holds a newline at most as its first byte: it lies in
+		// the window up to the next newline after that byte, whose end
+		// reads as the end of a line either way
+		w := len(text)
+		if j := strings.IndexByte(text[s+1:], '\n'); j >= 0 {
+			w = s + 1 + j
+		}
+		if lc.at.Match(text[s:w]) {
+			loc := lc.re.FindStringIndex(perlre.Bytes(text[s:w]))
 			if loc == nil || loc[1] == 0 { // cannot be: the DFA said a non-empty match starts here
 				return n
 			}
@@ -305,12 +312,12 @@ func (lc *lineCounter) count(text string, max int) int {
 				return n
 			}
 			// back from byte-run offsets to octets
-			end, w := s, 0
-			for w < loc[1] && end < len(text) {
+			end, o := s, 0
+			for o < loc[1] && end < w {
 				if text[end] >= 0x80 {
-					w += 2
+					o += 2
 				} else {
-					w++
+					o++
 				}
 				end++
 			}
