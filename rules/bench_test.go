@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -232,16 +233,28 @@ func BenchmarkJudgeSACorpus(b *testing.B) {
 		for pass, name := range []string{"cold", "warm"} {
 			var total, max time.Duration
 			slowest := ""
+			times := make([]time.Duration, len(msgs))
 			for i := range msgs {
 				m := msgs[i].fresh()
 				t0 := time.Now()
 				e.Judge(ctx, m, nil)
 				d := time.Since(t0)
+				times[i] = d
 				total += d
 				if d > max {
 					max, slowest = d, msgs[i].name
 				}
 			}
+			over := 0
+			for _, d := range times {
+				if d > 20*time.Millisecond {
+					over++
+				}
+			}
+			sorted := slices.Clone(times)
+			slices.Sort(sorted)
+			b.ReportMetric(float64(sorted[len(sorted)*99/100].Microseconds())/1000, name+"-p99-ms")
+			b.ReportMetric(float64(over), name+"-over-20ms")
 			b.ReportMetric(float64(total.Microseconds())/1000/float64(len(msgs)), name+"-ms/msg")
 			b.ReportMetric(float64(max.Microseconds())/1000, name+"-max-ms")
 			b.Logf("pass %d (%s): %d messages, mean %.3f ms, slowest %.2f ms (%s)", pass+1, name, len(msgs),
