@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/levee-mail/levee/rules"
@@ -126,4 +127,43 @@ func BenchmarkCraftedRun(b *testing.B) {
 			})
 		}
 	}
+}
+
+var (
+	fuzzSetOnce sync.Once
+	fuzzSet     *sa.RuleSet
+)
+
+// FuzzEvalStock runs the stock rules on random messages: no panic, and
+// the shortcuts (gates, counting) change no hit and no count.
+func FuzzEvalStock(f *testing.F) {
+	needSpamAssassin(&testing.T{})
+	f.Add([]byte("From: a <a@b.example>\r\nSubject: FREE VIAGRA $1,000,000\r\n\r\n<a href=\"http://x.example/\">click</a>\r\n"))
+	f.Add([]byte("Content-Type: text/html\r\n\r\n<p>x<a href=y>\n\n<a href=z>\nUS$ 4,500,000.00 \xe9t\xe9</p>"))
+	f.Add([]byte("Received: from x (y [1.2.3.4]) by z; Mon, 1 Jan 2024 00:00:00 +0000\r\nFrom: \"=?utf-8?b?w6k=?=\" <c@d>\r\n\r\neeeee \xc3\xa9\xc3\xa8\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzSetOnce.Do(func() {
+			set, err := sa.Load([]string{stockDir}, sa.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fuzzSet = set
+		})
+		if fuzzSet == nil {
+			t.Skip("no rule set")
+		}
+		m, err := rules.ReadMessage(bytes.NewReader(data), rules.Envelope{}, 0)
+		if err != nil {
+			return
+		}
+		v := view.New(viewFields(m.Fields), m.Body, view.Options{})
+		got := hitString(fuzzSet.Eval(v))
+		sa.SetGates(false)
+		sa.SetFastCount(false)
+		defer sa.SetGates(true)
+		defer sa.SetFastCount(true)
+		if want := hitString(fuzzSet.Eval(v)); got != want {
+			t.Errorf("with shortcuts %s\nwithout %s", got, want)
+		}
+	})
 }
