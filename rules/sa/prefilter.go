@@ -125,8 +125,10 @@ func (pf *prefilter) pick(texts []string, seen []bool) []pick {
 			}
 		}
 	}
+	lowered := "" // lowerJoin(texts), once
 	if len(pf.lits) > 0 {
-		pf.ac.find(lowerJoin(texts), found(pf.users))
+		lowered = lowerJoin(texts)
+		pf.ac.find(lowered, found(pf.users))
 	}
 	if len(pf.asciiRules) > 0 {
 		var ascii []string
@@ -139,7 +141,11 @@ func (pf *prefilter) pick(texts []string, seen []bool) []pick {
 			}
 		}
 		if len(ascii) > 0 && len(pf.alits) > 0 {
-			pf.aac.find(lowerJoin(ascii), found(pf.ausers)) // ASCII: lowered, no other change
+			text := lowered
+			if nonASCII || len(pf.lits) == 0 {
+				text = lowerJoin(ascii) // ASCII: lowered, no other change
+			}
+			pf.aac.find(text, found(pf.ausers))
 		}
 		if nonASCII {
 			for _, r := range pf.asciiRules {

@@ -39,16 +39,20 @@ func (r *renderer) initStyle() {
 	r.styles = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
 }
 
-// closeTableTag is HTML.pm close_table_tag.
-func (r *renderer) closeTableTag(tag string) {
-	found := false
+// open reports whether a style of tag is on the stack (HTML.pm's
+// close_tag and close_table_tag first look for one).
+func (r *renderer) open(tag string) bool {
 	for _, s := range r.styles {
 		if s.tag == tag {
-			found = true
-			break
+			return true
 		}
 	}
-	if !found {
+	return false
+}
+
+// closeTableTag is HTML.pm close_table_tag.
+func (r *renderer) closeTableTag(tag string) {
+	if !r.open(tag) {
 		return
 	}
 	for len(r.styles) > 0 {
@@ -66,14 +70,7 @@ func (r *renderer) closeTableTag(tag string) {
 
 // closeTag is HTML.pm close_tag.
 func (r *renderer) closeTag(tag string) {
-	found := false
-	for _, s := range r.styles {
-		if s.tag == tag {
-			found = true
-			break
-		}
-	}
-	if !found {
+	if !r.open(tag) {
 		return
 	}
 	for len(r.styles) > 0 {
