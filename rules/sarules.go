@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
@@ -34,7 +35,7 @@ func loadSA(cfg *Config, log *slog.Logger) (*saRules, error) {
 	}
 	set, err := cfg.SA.Load()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sa_rules: %w", err)
 	}
 	r := &saRules{set: set, scores: cfg.Scores, shadowed: map[string]bool{}, negative: cfg.SA.NegativeScores, scale: cfg.SA.ScoreScale}
 	if r.scale == 0 {
