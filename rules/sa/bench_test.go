@@ -60,6 +60,44 @@ func TestShortcutsExactStock(t *testing.T) {
 	}
 }
 
+// TestUnreadStock: with the stock rules, leaving out the sub-rules
+// nothing reads changes no hit, count or value of the rules that run,
+// on a sample of the dev corpus.
+func TestUnreadStock(t *testing.T) {
+	needSpamAssassin(t)
+	pruned, err := sa.Load([]string{stockDir}, sa.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := sa.Load([]string{stockDir}, sa.Options{RunUnread: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pruned.Unread) == 0 || len(all.Unread) != 0 || pruned.Len() != all.Len() {
+		t.Fatalf("unread %d and %d, loaded %d and %d", len(pruned.Unread), len(all.Unread), pruned.Len(), all.Len())
+	}
+	unread := map[string]bool{}
+	for _, r := range pruned.Unread {
+		unread[r.Name] = true
+	}
+	n := 200
+	if testing.Short() {
+		n = 40
+	}
+	for _, m := range stockSample(t, n) {
+		v := view.New(viewFields(m.Fields), m.Body, view.Options{})
+		var want []sa.Hit
+		for _, h := range all.Eval(v) {
+			if !unread[h.Rule.Name] {
+				want = append(want, h)
+			}
+		}
+		if a, b := hitString(pruned.Eval(v)), hitString(want); a != b {
+			t.Errorf("%s: pruned %s\nall %s", m.Header("Message-ID"), a, b)
+		}
+	}
+}
+
 func hitString(hs []sa.Hit) string {
 	var b strings.Builder
 	for _, h := range hs {

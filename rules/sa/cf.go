@@ -29,6 +29,11 @@ type Options struct {
 	ReadFile func(name string) ([]byte, error)
 	// ReadDir lists a directory's *.cf files; nil reads the file system.
 	ReadDir func(name string) ([]string, error)
+	// RunUnread runs every loaded rule, the sub-rules no running rule
+	// reads too (RuleSet.Unread): they change no score, and by default
+	// are loaded but not run. The agreement with SpamAssassin is measured
+	// with them.
+	RunUnread bool
 }
 
 // DefaultPlugins are what levee implements of SpamAssassin's plugins:

@@ -35,6 +35,9 @@ func (s *RuleSet) Counts() Counts {
 func (s *RuleSet) Report(w io.Writer, all bool) {
 	c := s.Counts()
 	fmt.Fprintf(w, "%d files, %d rules loaded, %d skipped\n", s.Files, len(s.Rules), len(s.Skipped))
+	if len(s.Unread) > 0 {
+		fmt.Fprintf(w, "%d loaded sub-rules are not run: no rule that runs reads them\n", len(s.Unread))
+	}
 	fmt.Fprintf(w, "%-11s %7s %8s %7s %7s %8s %7s\n", "KIND", "LOADED", "REGEXP", "PLUGIN", "NET", "CAPTURE", "OTHER")
 	for _, k := range Kinds() {
 		sk := c.Skipped[k]
@@ -63,7 +66,7 @@ func (s *RuleSet) Report(w io.Writer, all bool) {
 type RuleStatus struct {
 	Name   string  `json:"name"`
 	Kind   string  `json:"kind"`
-	Status string  `json:"status"` // loaded, off (score 0), skipped
+	Status string  `json:"status"` // loaded, unread (loaded, not run: nothing reads it), off (score 0), skipped
 	Class  string  `json:"class,omitempty"`
 	Reason string  `json:"reason,omitempty"`
 	Score  float64 `json:"score"`
@@ -75,8 +78,16 @@ type RuleStatus struct {
 // WriteJSON writes every rule's status, one JSON object a line.
 func (s *RuleSet) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
+	unread := map[*Rule]bool{}
+	for _, r := range s.Unread {
+		unread[r] = true
+	}
 	for _, r := range s.Rules {
-		if err := enc.Encode(ruleStatus(r, "loaded")); err != nil {
+		st := "loaded"
+		if unread[r] {
+			st = "unread"
+		}
+		if err := enc.Encode(ruleStatus(r, st)); err != nil {
 			return err
 		}
 	}

@@ -113,6 +113,12 @@ type RuleSet struct {
 	// Off are rules that parse but score 0 in the chosen set: not run,
 	// as in SpamAssassin; metas read them as 0.
 	Off []*Rule
+	// Unread are the loaded sub-rules (__NAME) that no running rule
+	// reads, directly or through other sub-rules: every meta over them is
+	// skipped (it reads a rule levee cannot run, an eval: function of a
+	// plugin, most often) or off. They change no score and are not run,
+	// unless Options.RunUnread. They are in Rules (loaded) all the same.
+	Unread []*Rule
 	// Ignored counts configuration commands levee does not use
 	// (SpamAssassin settings other than rules), by command.
 	Ignored map[string]int
@@ -281,6 +287,9 @@ func (p *parser) finish() (*RuleSet, error) {
 	for _, r := range set.metas {
 		r.meta.resolve(slots)
 	}
+	if !p.opt.RunUnread {
+		set.pruneUnread()
+	}
 	groups := map[string]int{}
 	for _, r := range set.byKind[KindHeader] {
 		key := r.Header
@@ -309,6 +318,50 @@ func (p *parser) finish() (*RuleSet, error) {
 		return a.Line < b.Line
 	})
 	return set, nil
+}
+
+// pruneUnread takes the sub-rules that nothing running reads out of the
+// lists Eval runs (byKind, metas) and lists them in Unread. A rule that
+// scores (not __NAME) is a root; a rule is read when a read meta names
+// it. Slots stay as they are: an unread rule's count is 0, and no
+// running meta reads it.
+func (s *RuleSet) pruneUnread() {
+	read := map[*Rule]bool{}
+	var mark func(r *Rule)
+	mark = func(r *Rule) {
+		if read[r] {
+			return
+		}
+		read[r] = true
+		for _, d := range r.deps {
+			if x := s.byName[d]; x != nil {
+				mark(x)
+			}
+		}
+	}
+	for _, r := range s.Rules {
+		if !r.Sub() {
+			mark(r)
+		}
+	}
+	keep := func(rs []*Rule) []*Rule {
+		out := rs[:0:0]
+		for _, r := range rs {
+			if read[r] {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for _, r := range s.Rules {
+		if !read[r] {
+			s.Unread = append(s.Unread, r)
+		}
+	}
+	for k := range s.byKind {
+		s.byKind[k] = keep(s.byKind[k])
+	}
+	s.metas = keep(s.metas)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

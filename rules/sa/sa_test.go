@@ -110,6 +110,54 @@ score    BODY_MULTI     0.5
 	}
 }
 
+// TestUnread: a sub-rule that no running rule reads is loaded but not
+// run (a meta over it is off, or skipped for an eval: function); one a
+// running meta reads, even through another sub-rule, runs. RunUnread
+// runs them all.
+func TestUnread(t *testing.T) {
+	const cf = `
+body     __READ        /a/
+body     __READ_DEEP   /b/
+meta     __MID         __READ_DEEP
+meta     SCORED        __READ || __MID
+body     __FOR_OFF     /c/
+meta     OFF_META      __FOR_OFF
+score    OFF_META      0
+body     __FOR_PLUGIN  /d/
+header   __EVAL        eval:check_for_something()
+meta     NEEDS_PLUGIN  __FOR_PLUGIN && __EVAL
+body     __ALONE       /e/
+body     T_TESTING     /f/
+`
+	m := &fakeMessage{body: []string{"a b c d e f"}}
+	for _, c := range []struct {
+		opt    Options
+		unread string
+		hits   string
+	}{
+		{Options{}, "__FOR_OFF __FOR_PLUGIN __ALONE", "__READ __READ_DEEP T_TESTING __MID SCORED"},
+		{Options{RunUnread: true}, "", "__READ __READ_DEEP __FOR_OFF __FOR_PLUGIN __ALONE T_TESTING __MID SCORED"},
+	} {
+		set, err := Parse("test.cf", []byte(cf), c.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var unread []string
+		for _, r := range set.Unread {
+			unread = append(unread, r.Name)
+		}
+		if got := strings.Join(unread, " "); got != c.unread {
+			t.Errorf("RunUnread %v: unread %q, want %q", c.opt.RunUnread, got, c.unread)
+		}
+		if got := hitNames(set.Eval(m)); got != c.hits {
+			t.Errorf("RunUnread %v: hits\n got %s\nwant %s", c.opt.RunUnread, got, c.hits)
+		}
+		if set.Len() != 8 { // all but OFF_META (score 0), NEEDS_PLUGIN and __EVAL (skipped)
+			t.Errorf("RunUnread %v: %d rules loaded, want 8", c.opt.RunUnread, set.Len())
+		}
+	}
+}
+
 func TestMetaValues(t *testing.T) {
 	vals := []float64{2, 0, 1} // A B C
 	slots := map[string]int{"A": 0, "B": 1, "C": 2}
