@@ -105,13 +105,13 @@ func (r *Rule) count(text string) int {
 			return r.cnt.lines.count(text, r.MaxHits)
 		}
 		if r.cnt.atMostOne && r.dfa != nil {
-			if r.dfa.Match(text) {
+			if r.matches(text) {
 				return 1
 			}
 			return 0
 		}
 	}
-	if r.dfa != nil && !r.dfa.Match(text) {
+	if r.dfa != nil && !r.matches(text) {
 		return 0
 	}
 	return r.re.Count(perlre.Bytes(text), r.MaxHits)
@@ -120,6 +120,9 @@ func (r *Rule) count(text string) int {
 // matches says whether r matches anywhere in text (raw octets).
 func (r *Rule) matches(text string) bool {
 	if r.dfa != nil {
+		if r.loose != nil && !noGates && !r.loose.Match(text) {
+			return false
+		}
 		return r.dfa.Match(text)
 	}
 	return r.re.MatchString(perlre.Bytes(text))

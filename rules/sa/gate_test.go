@@ -1,6 +1,7 @@
 package sa
 
 import (
+	"regexp"
 	"regexp/syntax"
 	"testing"
 )
@@ -80,6 +81,47 @@ header   SUBJ_NONE  Subject =~ /\d{5}[a-z]{5}\d{5}/
 		}
 		if i == 0 && want != "AMOUNT CAPS_RUN DIGITSx3 SHORT RAW_AMOUNT RAW_CAPS SUBJ_CAPS SUBJ_DIG SUBJ_NOT" {
 			t.Errorf("message 0: hits %q", want)
+		}
+	}
+}
+
+// relax widens bounded repeats only, so whatever re matches, relax(re)
+// matches; span finds the widest one.
+func TestRelax(t *testing.T) {
+	for _, tc := range []struct {
+		re, relaxed string
+		span        int
+	}{
+		{`\nFrom: .{1,80}?\nTo:`, `\nFrom: .{1,}?\nTo:`, 79},
+		{`a{3}b{2,5}`, `a{3}b{2,}`, 3},
+		{`(?:x[^.]{0,25}y){1,3}`, `(?:x[^.]{0,}y){1,}`, 25},
+		{`ab+c*d?`, `ab+c*d?`, 0},
+		{`(?i)hund?rea?d[^\.]{1,25}thousand`, `(?i)hund?rea?d[^\.]{1,}thousand`, 24},
+	} {
+		re, err := syntax.Parse(tc.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := re.String()
+		want, _ := syntax.Parse(tc.relaxed, syntax.Perl)
+		if got := relax(re).String(); got != want.String() {
+			t.Errorf("relax(%q) = %q, want %q", tc.re, got, want.String())
+		}
+		if re.String() != orig {
+			t.Errorf("relax changed its argument %q to %q", orig, re.String())
+		}
+		if got := span(re); got != tc.span {
+			t.Errorf("span(%q) = %d, want %d", tc.re, got, tc.span)
+		}
+	}
+	for _, text := range []string{"x\nFrom: a\nTo:", "hundred and twenty thousand", "xaby", "aaabb", "aaabbbbbbbbb"} {
+		for _, src := range []string{`\nFrom: .{1,80}?\nTo:`, `(?i)hund?rea?d[^\.]{1,25}thousand`, `x[^.]{0,2}y`, `a{3}b{2,5}`} {
+			re, _ := syntax.Parse(src, syntax.Perl)
+			exact := regexp.MustCompile(re.String()).MatchString(text)
+			loose := regexp.MustCompile(relax(re).String()).MatchString(text)
+			if exact && !loose {
+				t.Errorf("%q matches %q, its relaxed form does not", src, text)
+			}
 		}
 	}
 }

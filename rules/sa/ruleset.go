@@ -70,6 +70,7 @@ type Rule struct {
 	Flags   string
 	re      *perlre.Regexp
 	dfa     *dfa.DFA
+	loose   *dfa.DFA // relax(re), asked first when re counts widely (gate.go)
 
 	// meta rules
 	Expr string
@@ -545,6 +546,11 @@ func (p *parser) compile(r *Rule, v string) error {
 	if syn, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
 		if d, err := dfa.Compile(syn); err == nil {
 			r.dfa = d
+			if span(syn) >= looseSpan {
+				if l, err := dfa.Compile(relax(syn)); err == nil {
+					r.loose = l
+				}
+			}
 		}
 	}
 	return nil

@@ -38,7 +38,7 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits Compile uses.
-var DefaultLimits = Limits{MaxStates: 10000, MaxBytes: 1 << 20, MaxResets: 2}
+var DefaultLimits = Limits{MaxStates: 20000, MaxBytes: 4 << 20, MaxResets: 2}
 
 // DFA is a compiled pattern. The zero value is not usable; see Compile.
 type DFA struct {
