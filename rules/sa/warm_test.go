@@ -1,0 +1,32 @@
+package sa
+
+import (
+	"testing"
+
+	"github.com/levee-mail/levee/rules/sa/view"
+)
+
+// The built-in messages parse into their fields and body, and the stock
+// rules hit on them (Warm runs them through every kind of rule).
+func TestWarmMessages(t *testing.T) {
+	ents, err := warmFS.ReadDir("warm")
+	if err != nil || len(ents) < 3 {
+		t.Fatalf("warm messages: %v, %d", err, len(ents))
+	}
+	for _, e := range ents {
+		b, _ := warmFS.ReadFile("warm/" + e.Name())
+		fields, body := splitMessage(b)
+		if len(fields) < 8 || len(body) < 200 {
+			t.Errorf("%s: %d fields, %d bytes of body", e.Name(), len(fields), len(body))
+		}
+		for _, f := range fields {
+			if f.Name == "Received" && f.Value[0] == ' ' {
+				t.Errorf("%s: Received value starts with a space", e.Name())
+			}
+		}
+		m := view.New(fields, body, view.Options{})
+		if len(m.Body()) < 3 || len(m.URIs()) == 0 && e.Name() == "html.eml" {
+			t.Errorf("%s: body %d lines, %d URIs", e.Name(), len(m.Body()), len(m.URIs()))
+		}
+	}
+}
