@@ -33,8 +33,12 @@ func (m *Message) computeURIs() {
 		}
 	}
 	// HTML URIs (_process_html_uri_list)
+	done := map[string]bool{} // a newsletter repeats its links: canonicalize each once
 	for _, u := range m.htmlURIs {
-		addURI(chars, u.uri, false, true)
+		if !done[u.uri] {
+			done[u.uri] = true
+			addURI(chars, u.uri, false, true)
+		}
 	}
 	for u := range octets {
 		m.uris = append(m.uris, u)
