@@ -120,6 +120,9 @@ func (r *Rule) count(text string) int {
 // matches says whether r matches anywhere in text (raw octets).
 func (r *Rule) matches(text string) bool {
 	if r.dfa != nil {
+		if r.minLine > 0 && !noGates && !hasLine(text, r.minLine) {
+			return false
+		}
 		if r.loose != nil && !noGates && !r.loose.Match(text) {
 			return false
 		}

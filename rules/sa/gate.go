@@ -2,6 +2,7 @@ package sa
 
 import (
 	"regexp/syntax"
+	"strings"
 
 	"github.com/levee-mail/levee/rules/sa/dfa"
 )
@@ -126,6 +127,54 @@ func span(re *syntax.Regexp) int {
 		}
 	}
 	return n
+}
+
+// minLineLen is the shortest match from which a rule that cannot match a
+// newline first looks for a line that long (hasLine): __LONGLINE,
+// /^[^\r\n]{998}/m over the whole message, walked its DFA over every
+// byte, where IndexByte finds the newlines ten times faster.
+const minLineLen = 64
+
+// hasLine reports whether text has a line (between newlines) of n bytes
+// or more.
+func hasLine(text string, n int) bool {
+	for len(text) >= n {
+		i := strings.IndexByte(text, '\n')
+		if i < 0 || i >= n {
+			return true
+		}
+		text = text[i+1:]
+	}
+	return false
+}
+
+// matchesNewline reports whether re can match a text holding a newline
+// (in byte-run form: the rune U+000A).
+func matchesNewline(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if r == '\n' {
+				return true
+			}
+		}
+		return false
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i] <= '\n' && '\n' <= re.Rune[i+1] {
+				return true
+			}
+		}
+		return false
+	case syntax.OpAnyChar:
+		return true
+	}
+	for _, s := range re.Sub {
+		if matchesNewline(s) {
+			return true
+		}
+	}
+	return false
 }
 
 // minLen is the length of the shortest text re matches (in byte-run

@@ -3,6 +3,7 @@ package sa
 import (
 	"regexp"
 	"regexp/syntax"
+	"strings"
 	"testing"
 )
 
@@ -122,6 +123,55 @@ func TestRelax(t *testing.T) {
 			if exact && !loose {
 				t.Errorf("%q matches %q, its relaxed form does not", src, text)
 			}
+		}
+	}
+}
+
+func TestLineShortcut(t *testing.T) {
+	for _, tc := range []struct {
+		re string
+		nl bool
+	}{
+		{`^[^\r\n]{998}`, false},
+		{`(?m)^[^\r\n]{998}`, false},
+		{`[^>]{70}`, true},
+		{`(?s)a.{70}`, true},
+		{`a.{70}`, false},
+		{`x\ny`, true},
+		{`[\x00-\x20]{64}`, true},
+		{`(?i)\bfoo\b\w{64}`, false},
+	} {
+		syn, err := syntax.Parse(tc.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := matchesNewline(syn); got != tc.nl {
+			t.Errorf("matchesNewline(%q) = %v", tc.re, got)
+		}
+	}
+	long := strings.Repeat("a", 70)
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{"", false}, {long, true}, {"x\n" + long, true}, {long + "\n", true},
+		{"short\nlines\n", false}, {strings.Repeat("a\n", 100), false}, {long[:69] + "\n" + long[:69], false},
+	} {
+		if got := hasLine(tc.text, 70); got != tc.want {
+			t.Errorf("hasLine(%q, 70) = %v", tc.text, got)
+		}
+	}
+	set := mustParse(t, "full LONGLINE /^[^\\r\\n]{70}/m\nfull LONGANY /(?s)b.{70}/\n")
+	if set.Rule("LONGLINE").minLine != 70 || set.Rule("LONGANY").minLine != 0 {
+		t.Errorf("minLine %d and %d", set.Rule("LONGLINE").minLine, set.Rule("LONGANY").minLine)
+	}
+	for _, text := range []string{"x\n" + long + "\n", strings.Repeat("b\n", 50), "b" + strings.Repeat("a\n", 40)} {
+		m := &fakeMessage{full: text}
+		noGates = true
+		want := hitNames(set.Eval(m))
+		noGates = false
+		if got := hitNames(set.Eval(m)); got != want {
+			t.Errorf("%q: %q with the shortcut, %q without", text, got, want)
 		}
 	}
 }

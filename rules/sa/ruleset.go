@@ -71,6 +71,7 @@ type Rule struct {
 	re      *perlre.Regexp
 	dfa     *dfa.DFA
 	loose   *dfa.DFA // relax(re), asked first when re counts widely (gate.go)
+	minLine int      // > 0: a match lies in one line this long at least (gate.go)
 
 	// meta rules
 	Expr string
@@ -546,6 +547,9 @@ func (p *parser) compile(r *Rule, v string) error {
 	if syn, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
 		if d, err := dfa.Compile(syn); err == nil {
 			r.dfa = d
+			if n := minLen(syn); n >= minLineLen && !matchesNewline(syn) {
+				r.minLine = n
+			}
 			if span(syn) >= looseSpan {
 				if l, err := dfa.Compile(relax(syn)); err == nil {
 					r.loose = l
