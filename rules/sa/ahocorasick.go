@@ -150,25 +150,48 @@ func (m *acMatcher) step(n int32, b byte) int32 {
 	return m.nodes[n].edge(b)
 }
 
-// find calls found once for each literal that occurs in text.
-func (m *acMatcher) find(text string, found func(lit int32)) {
+// findLines calls found once for each literal and each line it occurs in
+// (ends in), in the order of the text: starts are the offsets where the
+// lines of text begin, in order, the first 0.
+func (m *acMatcher) findLines(text string, starts []int32, found func(lit, line int32)) {
 	if len(m.nodes) <= 1 {
 		return
 	}
-	var done []uint64 // nodes whose literals were reported
+	var (
+		done    []uint64 // nodes whose literals were reported on this line
+		touched []int32
+	)
+	line, next := int32(0), int32(len(text)) // next: where line+1 begins
+	if len(starts) > 1 {
+		next = starts[1]
+	}
 	n, nc := int32(0), m.nc
 	for i := 0; i < len(text); i++ {
 		n = m.delta[n*nc+int32(m.class[text[i]])]
 		if !m.report[n] {
 			continue
 		}
+		if int32(i) >= next {
+			for int(line)+1 < len(starts) && int32(i) >= starts[line+1] {
+				line++
+			}
+			next = int32(len(text))
+			if int(line)+1 < len(starts) {
+				next = starts[line+1]
+			}
+			for _, o := range touched {
+				done[o>>6] = 0
+			}
+			touched = touched[:0]
+		}
 		if done == nil {
 			done = make([]uint64, (len(m.nodes)+63)/64)
 		}
 		for o := n; o > 0 && done[o>>6]&(1<<(o&63)) == 0; o = m.nodes[o].out {
 			done[o>>6] |= 1 << (o & 63)
+			touched = append(touched, o)
 			for _, l := range m.nodes[o].lits {
-				found(l)
+				found(l, line)
 			}
 		}
 	}

@@ -9,7 +9,12 @@ import (
 
 func acFound(m *acMatcher, text string) []int {
 	seen := map[int]int{}
-	m.find(text, func(l int32) { seen[int(l)]++ })
+	m.findLines(text, []int32{0}, func(l, line int32) {
+		if line != 0 {
+			seen[-2]++ // a line that is not there
+		}
+		seen[int(l)]++
+	})
 	var out []int
 	for l, n := range seen {
 		if n != 1 {
@@ -63,7 +68,62 @@ func TestACMatcher(t *testing.T) {
 			}
 		}
 	}
-	newACMatcher(nil).find("abc", func(int32) { t.Error("empty matcher found something") })
+	newACMatcher(nil).findLines("abc", []int32{0}, func(int32, int32) { t.Error("empty matcher found something") })
+}
+
+// findLines reports each literal once for each line an occurrence of it
+// ends in.
+func TestACMatcherLines(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	alpha := "abc\n"
+	for round := 0; round < 300; round++ {
+		lits := make([]string, 1+rng.Intn(10))
+		for i := range lits {
+			b := make([]byte, 1+rng.Intn(3))
+			for j := range b {
+				b[j] = alpha[rng.Intn(3)] // no newline in a literal
+			}
+			lits[i] = string(b)
+		}
+		b := make([]byte, rng.Intn(60))
+		for j := range b {
+			b[j] = alpha[rng.Intn(len(alpha))]
+		}
+		text := string(b)
+		starts := []int32{0}
+		for i := 0; i < len(text); i++ {
+			if text[i] == '\n' {
+				starts = append(starts, int32(i+1))
+			}
+		}
+		lineAt := func(i int) int32 {
+			l := int32(0)
+			for k, s := range starts {
+				if int32(i) >= s {
+					l = int32(k)
+				}
+			}
+			return l
+		}
+		want := map[[2]int32]int{}
+		for id, l := range lits {
+			for i := 0; i+len(l) <= len(text); i++ {
+				if text[i:i+len(l)] == l {
+					want[[2]int32{int32(id), lineAt(i + len(l) - 1)}] = 1
+				}
+			}
+		}
+		got := map[[2]int32]int{}
+		newACMatcher(lits).findLines(text, starts, func(l, line int32) { got[[2]int32{l, line}]++ })
+		if len(got) != len(want) {
+			t.Fatalf("lits %q text %q: found %v, want %v", lits, text, got, want)
+		}
+		for k, n := range got {
+			if n != 1 || want[k] != 1 {
+				t.Fatalf("lits %q text %q: found %v, want %v", lits, text, got, want)
+			}
+		}
+	}
 }
 
 func equalInts(a, b []int) bool {

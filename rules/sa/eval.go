@@ -55,13 +55,13 @@ func (h Hit) Score() float64 {
 func (s *RuleSet) Eval(m Message) []Hit {
 	vals := make([]float64, len(s.Rules))
 	counts := make([]int, len(s.Rules))
-	seen := make([]bool, len(s.Rules))
-	s.evalHeaders(m, counts, seen)
-	s.evalLines(KindBody, m.Body(), counts, seen)
-	s.evalLines(KindRawbody, m.Rawbody(), counts, seen)
-	s.evalLines(KindURI, m.URIs(), counts, seen)
+	idx := make([]int32, len(s.Rules)) // the prefilter's scratch
+	s.evalHeaders(m, counts, idx)
+	s.evalLines(KindBody, m.Body(), counts, idx)
+	s.evalLines(KindRawbody, m.Rawbody(), counts, idx)
+	s.evalLines(KindURI, m.URIs(), counts, idx)
 	if rs := s.byKind[KindFull]; len(rs) > 0 {
-		s.evalLines(KindFull, []string{m.Full()}, counts, seen)
+		s.evalLines(KindFull, []string{m.Full()}, counts, idx)
 	}
 	for _, r := range s.byKind[KindMIMEHeader] {
 		counts[r.slot] = r.mimeHeader(m.MIMEHeader(r.Header))
@@ -142,17 +142,15 @@ func addCount(r *Rule, have, n int) int {
 	return have
 }
 
-func (s *RuleSet) evalHeaders(m Message, counts []int, seen []bool) {
+func (s *RuleSet) evalHeaders(m Message, counts []int, idx []int32) {
 	for _, g := range s.headers {
 		v, ok := m.Get(g.spec)
 		text, have := "", false
 		var rules []*Rule
 		if ok && !g.pf.none() {
 			text, have = v, true
-			for _, p := range g.pf.pick([]string{v}, seen) {
-				if !p.nonASCIIOnly || !isASCII(v) {
-					rules = append(rules, p.r)
-				}
+			for _, p := range g.pf.pick([]string{v}, idx) {
+				rules = append(rules, p.r)
 			}
 		} else {
 			rules = g.rules
@@ -200,27 +198,29 @@ func (s *RuleSet) evalHeaders(m Message, counts []int, seen []bool) {
 
 // evalLines runs the rules of one kind over the lines of a view (body
 // paragraphs, rawbody lines, URIs, the full message): a rule hits when
-// any line matches; a multiple rule counts the matches of all lines.
-func (s *RuleSet) evalLines(k Kind, lines []string, counts []int, seen []bool) {
+// any line matches; a multiple rule counts the matches of all lines. The
+// prefilter says which lines each rule may match on.
+func (s *RuleSet) evalLines(k Kind, lines []string, counts []int, idx []int32) {
 	rs := s.byKind[k]
 	if len(rs) == 0 || len(lines) == 0 {
 		return
 	}
-	var ascii []bool // per line, once a rule runs only on non-ASCII ones
 	gm := gateMemo{gates: s.pf[k].gates, lines: lines}
-	for _, p := range s.pf[k].pick(lines, seen) {
+	for _, p := range s.pf[k].pick(lines, idx) {
 		r := p.r
-		if p.nonASCIIOnly && ascii == nil {
-			ascii = make([]bool, len(lines))
-			for i, l := range lines {
-				ascii[i] = isASCII(l)
-			}
+		n := len(p.lines)
+		if p.lines == nil {
+			n = len(lines)
 		}
-		for i, t := range lines {
-			if i == 0 && r.NoSubject && k == KindBody || p.nonASCIIOnly && ascii[i] || !gm.open(r.gate, i) {
+		for j := 0; j < n; j++ {
+			i := j
+			if p.lines != nil {
+				i = int(p.lines[j])
+			}
+			if i == 0 && r.NoSubject && k == KindBody || !gm.open(r.gate, i) {
 				continue
 			}
-			if n := r.count(t); n > 0 {
+			if n := r.count(lines[i]); n > 0 {
 				counts[r.slot] = addCount(r, counts[r.slot], n)
 				if !r.Multiple || r.MaxHits > 0 && counts[r.slot] >= r.MaxHits {
 					break

@@ -1,6 +1,10 @@
 package sa
 
-import "github.com/levee-mail/levee/rules/sa/dfa"
+import (
+	"slices"
+
+	"github.com/levee-mail/levee/rules/sa/dfa"
+)
 
 // prefilter picks the rules of a group worth running on a text, and on
 // which of its lines: most regexps cannot match most messages, and each
@@ -28,10 +32,11 @@ type prefilter struct {
 	aac        *acMatcher
 }
 
-// pick is one rule to run, on every line or only the non-ASCII ones.
+// pick is one rule to run, on the lines listed (indexes into the texts,
+// in order), or on every line when lines is nil.
 type pick struct {
-	r            *Rule
-	nonASCIIOnly bool
+	r     *Rule
+	lines []int32
 }
 
 // litMax is the longest literal the prefilter looks for: a longer one is
@@ -101,9 +106,11 @@ func isASCII(s string) bool {
 	return true
 }
 
-// pick returns the rules to run on texts (raw octets), in rule order.
-// seen is scratch space, all false, as long as the rule set.
-func (pf *prefilter) pick(texts []string, seen []bool) []pick {
+// pick returns the rules to run on texts (raw octets), in rule order, and
+// the lines each may match on: a rule with literals runs on the lines one
+// of them occurs in, a rule with ASCII literals also on every line that is
+// not ASCII. idx is scratch space, all 0, as long as the rule set.
+func (pf *prefilter) pick(texts []string, idx []int32) []pick {
 	out := make([]pick, 0, len(pf.always)+16)
 	if pf.none() {
 		for _, r := range pf.all {
@@ -112,55 +119,104 @@ func (pf *prefilter) pick(texts []string, seen []bool) []pick {
 		return out
 	}
 	for _, r := range pf.always {
-		seen[r.slot] = true
 		out = append(out, pick{r: r})
 	}
-	found := func(users [][]*Rule) func(int32) {
-		return func(l int32) {
+	perLine := len(texts) > 1 && !noGates
+	var hits []lineHit // (pick, line), in the order found
+	found := func(users [][]*Rule, lineOf []int32) func(l, line int32) {
+		return func(l, line int32) {
+			if lineOf != nil {
+				line = lineOf[line]
+			}
 			for _, r := range users[l] {
-				if !seen[r.slot] {
-					seen[r.slot] = true
+				k := idx[r.slot] - 1
+				if k < 0 {
+					k = int32(len(out))
+					idx[r.slot] = k + 1
 					out = append(out, pick{r: r})
+				}
+				if perLine {
+					hits = append(hits, lineHit{k, line})
 				}
 			}
 		}
 	}
-	lowered := "" // lowerJoin(texts), once
+	lowered, starts := "", []int32(nil) // lowerJoin(texts), once
 	if len(pf.lits) > 0 {
-		lowered = lowerJoin(texts)
-		pf.ac.find(lowered, found(pf.users))
+		lowered, starts = lowerJoin(texts)
+		pf.ac.findLines(lowered, starts, found(pf.users, nil))
 	}
+	var nonASCII []int32 // the lines that are not ASCII
 	if len(pf.asciiRules) > 0 {
 		var ascii []string
-		nonASCII := false
-		for _, t := range texts {
+		var asciiLine []int32 // index in texts of each of ascii
+		for i, t := range texts {
 			if isASCII(t) {
 				ascii = append(ascii, t)
+				asciiLine = append(asciiLine, int32(i))
 			} else {
-				nonASCII = true
+				nonASCII = append(nonASCII, int32(i))
 			}
 		}
 		if len(ascii) > 0 && len(pf.alits) > 0 {
-			text := lowered
-			if nonASCII || len(pf.lits) == 0 {
-				text = lowerJoin(ascii) // ASCII: lowered, no other change
+			text, st, lineOf := lowered, starts, []int32(nil)
+			if len(nonASCII) > 0 || len(pf.lits) == 0 {
+				text, st = lowerJoin(ascii) // ASCII: lowered, no other change
+				lineOf = asciiLine
 			}
-			pf.aac.find(text, found(pf.ausers))
+			pf.aac.findLines(text, st, found(pf.ausers, lineOf))
 		}
-		if nonASCII {
+		if len(nonASCII) > 0 {
 			for _, r := range pf.asciiRules {
-				if !seen[r.slot] {
-					seen[r.slot] = true
-					out = append(out, pick{r: r, nonASCIIOnly: true})
+				k := idx[r.slot] - 1
+				if k < 0 {
+					k = int32(len(out))
+					idx[r.slot] = k + 1
+					out = append(out, pick{r: r})
+				}
+				if perLine {
+					for _, l := range nonASCII {
+						hits = append(hits, lineHit{k, l})
+					}
 				}
 			}
 		}
 	}
+	if perLine {
+		setLines(out, hits, len(pf.always))
+	}
 	for _, p := range out {
-		seen[p.r.slot] = false
+		idx[p.r.slot] = 0
 	}
 	sortPicks(out)
 	return out
+}
+
+// lineHit is a line a pick may match on.
+type lineHit struct{ pick, line int32 }
+
+// setLines gives each pick from the first with literals on the lines of
+// hits: sorted, once each, all in one array.
+func setLines(out []pick, hits []lineHit, first int) {
+	n := make([]int32, len(out)+1)
+	for _, h := range hits {
+		n[h.pick+1]++
+	}
+	for i := 1; i < len(n); i++ {
+		n[i] += n[i-1]
+	}
+	arena := make([]int32, len(hits))
+	fill := append([]int32(nil), n[:len(out)]...)
+	for _, h := range hits {
+		arena[fill[h.pick]] = h.line
+		fill[h.pick]++
+	}
+	for k := first; k < len(out); k++ {
+		ls := arena[n[k]:n[k+1]:n[k+1]]
+		slices.Sort(ls)
+		ls = slices.Compact(ls)
+		out[k].lines = ls
+	}
 }
 
 func sortPicks(ps []pick) {
@@ -174,9 +230,9 @@ func sortPicks(ps []pick) {
 
 // lowerJoin is the prefilter's text of several lines (raw octets): in
 // byte-rune form (perlre.Bytes), lowered (perlre.Lower) and joined by
-// newlines, in one pass. A literal that spans two lines only makes a rule
-// run that will not match.
-func lowerJoin(texts []string) string {
+// newlines, in one pass; and where each line begins in it. A literal that
+// spans two lines only makes a rule run that will not match.
+func lowerJoin(texts []string) (string, []int32) {
 	n := len(texts)
 	for _, t := range texts {
 		n += len(t)
@@ -187,10 +243,12 @@ func lowerJoin(texts []string) string {
 		}
 	}
 	b := make([]byte, 0, n)
+	starts := make([]int32, len(texts))
 	for k, t := range texts {
 		if k > 0 {
 			b = append(b, '\n')
 		}
+		starts[k] = int32(len(b))
 		for i := 0; i < len(t); i++ {
 			c := t[i]
 			switch {
@@ -206,5 +264,5 @@ func lowerJoin(texts []string) string {
 			}
 		}
 	}
-	return string(b)
+	return string(b), starts
 }
