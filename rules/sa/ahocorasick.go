@@ -11,13 +11,12 @@ type acMatcher struct {
 	nodes []acNode
 
 	// the automaton as a DFA: delta[n*nc+class[b]] is the node after
-	// node n on byte b, failure links followed; bytes that occur in no
-	// literal share class 0. report[n] says that n or a node on its
-	// output chain ends a literal.
-	class  [256]uint8
-	nc     int32
-	delta  []int32
-	report []bool
+	// node n on byte b, failure links followed, premultiplied (n*nc), and
+	// negative (^(n*nc)) when n or a node on its output chain ends a
+	// literal; bytes that occur in no literal share class 0.
+	class [256]uint8
+	nc    int32
+	delta []int32
 }
 
 type acNode struct {
@@ -122,7 +121,6 @@ func (m *acMatcher) buildDelta() {
 	}
 	m.nc = nc
 	m.delta = make([]int32, int(nc)*len(m.nodes))
-	m.report = make([]bool, len(m.nodes))
 	order := make([]int32, 1, len(m.nodes))
 	for i := 0; i < len(order); i++ {
 		n := order[i]
@@ -134,7 +132,13 @@ func (m *acMatcher) buildDelta() {
 			row[m.class[e.b]] = e.next
 			order = append(order, e.next)
 		}
-		m.report[n] = len(m.nodes[n].lits) > 0 || m.nodes[n].out >= 0
+	}
+	for i, d := range m.delta {
+		n := m.nodes[d]
+		m.delta[i] = d * nc
+		if len(n.lits) > 0 || n.out >= 0 {
+			m.delta[i] = ^(d * nc)
+		}
 	}
 	for i := range m.nodes {
 		m.nodes[i].edges = nil // the DFA stands for them
@@ -150,10 +154,12 @@ func (m *acMatcher) step(n int32, b byte) int32 {
 	return m.nodes[n].edge(b)
 }
 
-// findLines calls found once for each literal and each line it occurs in
-// (ends in), in the order of the text: starts are the offsets where the
-// lines of text begin, in order, the first 0.
-func (m *acMatcher) findLines(text string, starts []int32, found func(lit, line int32)) {
+// findLines calls found once for each literal and each line it occurs in,
+// line by line: starts are the offsets where the lines of text begin (the
+// first 0), each line ending where the next one's separator is; only lists
+// the lines to look at (nil: all). A literal is looked for within a line,
+// never across two: the rules it stands for run on one line at a time.
+func (m *acMatcher) findLines(text string, starts, only []int32, found func(lit, line int32)) {
 	if len(m.nodes) <= 1 {
 		return
 	}
@@ -161,38 +167,42 @@ func (m *acMatcher) findLines(text string, starts []int32, found func(lit, line 
 		done    []uint64 // nodes whose literals were reported on this line
 		touched []int32
 	)
-	line, next := int32(0), int32(len(text)) // next: where line+1 begins
-	if len(starts) > 1 {
-		next = starts[1]
+	delta, class, nc := m.delta, &m.class, m.nc
+	n := len(starts)
+	if only != nil {
+		n = len(only)
 	}
-	n, nc := int32(0), m.nc
-	for i := 0; i < len(text); i++ {
-		n = m.delta[n*nc+int32(m.class[text[i]])]
-		if !m.report[n] {
-			continue
+	for k := 0; k < n; k++ {
+		line := int32(k)
+		if only != nil {
+			line = only[k]
 		}
-		if int32(i) >= next {
-			for int(line)+1 < len(starts) && int32(i) >= starts[line+1] {
-				line++
-			}
-			next = int32(len(text))
-			if int(line)+1 < len(starts) {
-				next = starts[line+1]
-			}
-			for _, o := range touched {
-				done[o>>6] = 0
-			}
-			touched = touched[:0]
+		end := int32(len(text))
+		if int(line)+1 < len(starts) {
+			end = starts[line+1] - 1
 		}
-		if done == nil {
-			done = make([]uint64, (len(m.nodes)+63)/64)
-		}
-		for o := n; o > 0 && done[o>>6]&(1<<(o&63)) == 0; o = m.nodes[o].out {
-			done[o>>6] |= 1 << (o & 63)
-			touched = append(touched, o)
-			for _, l := range m.nodes[o].lits {
-				found(l, line)
+		seg := text[starts[line]:end]
+		s := int32(0)
+		for i := 0; i < len(seg); i++ {
+			s = delta[s+int32(class[seg[i]])]
+			if s >= 0 {
+				continue
+			}
+			s = ^s
+			if done == nil {
+				done = make([]uint64, (len(m.nodes)+63)/64)
+			}
+			for o := s / nc; o > 0 && done[o>>6]&(1<<(o&63)) == 0; o = m.nodes[o].out {
+				done[o>>6] |= 1 << (o & 63)
+				touched = append(touched, o)
+				for _, l := range m.nodes[o].lits {
+					found(l, line)
+				}
 			}
 		}
+		for _, o := range touched {
+			done[o>>6] = 0
+		}
+		touched = touched[:0]
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 func acFound(m *acMatcher, text string) []int {
 	seen := map[int]int{}
-	m.findLines(text, []int32{0}, func(l, line int32) {
+	m.findLines(text, []int32{0}, nil, func(l, line int32) {
 		if line != 0 {
 			seen[-2]++ // a line that is not there
 		}
@@ -68,11 +68,10 @@ func TestACMatcher(t *testing.T) {
 			}
 		}
 	}
-	newACMatcher(nil).findLines("abc", []int32{0}, func(int32, int32) { t.Error("empty matcher found something") })
+	newACMatcher(nil).findLines("abc", []int32{0}, nil, func(int32, int32) { t.Error("empty matcher found something") })
 }
 
-// findLines reports each literal once for each line an occurrence of it
-// ends in.
+// findLines reports each literal once for each line it occurs in.
 func TestACMatcherLines(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	alpha := "abc\n"
@@ -114,7 +113,7 @@ func TestACMatcherLines(t *testing.T) {
 			}
 		}
 		got := map[[2]int32]int{}
-		newACMatcher(lits).findLines(text, starts, func(l, line int32) { got[[2]int32{l, line}]++ })
+		newACMatcher(lits).findLines(text, starts, nil, func(l, line int32) { got[[2]int32{l, line}]++ })
 		if len(got) != len(want) {
 			t.Fatalf("lits %q text %q: found %v, want %v", lits, text, got, want)
 		}
@@ -122,6 +121,21 @@ func TestACMatcherLines(t *testing.T) {
 			if n != 1 || want[k] != 1 {
 				t.Fatalf("lits %q text %q: found %v, want %v", lits, text, got, want)
 			}
+		}
+		// only the odd lines
+		odd := []int32{}
+		for l := int32(1); int(l) < len(starts); l += 2 {
+			odd = append(odd, l)
+		}
+		got = map[[2]int32]int{}
+		newACMatcher(lits).findLines(text, starts, odd, func(l, line int32) { got[[2]int32{l, line}]++ })
+		for k := range want {
+			if k[1]%2 == 0 {
+				delete(want, k)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("lits %q text %q, odd lines: found %v, want %v", lits, text, got, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package sa
 
 import (
 	"slices"
+	"unsafe"
 
 	"github.com/levee-mail/levee/rules/sa/dfa"
 )
@@ -123,11 +124,8 @@ func (pf *prefilter) pick(texts []string, idx []int32) []pick {
 	}
 	perLine := len(texts) > 1 && !noGates
 	var hits []lineHit // (pick, line), in the order found
-	found := func(users [][]*Rule, lineOf []int32) func(l, line int32) {
+	found := func(users [][]*Rule) func(l, line int32) {
 		return func(l, line int32) {
-			if lineOf != nil {
-				line = lineOf[line]
-			}
 			for _, r := range users[l] {
 				k := idx[r.slot] - 1
 				if k < 0 {
@@ -141,30 +139,27 @@ func (pf *prefilter) pick(texts []string, idx []int32) []pick {
 			}
 		}
 	}
-	lowered, starts := "", []int32(nil) // lowerJoin(texts), once
-	if len(pf.lits) > 0 {
+	var lowered string
+	var starts []int32
+	if len(pf.lits) > 0 || len(pf.alits) > 0 {
 		lowered, starts = lowerJoin(texts)
-		pf.ac.findLines(lowered, starts, found(pf.users, nil))
+	}
+	if len(pf.lits) > 0 {
+		pf.ac.findLines(lowered, starts, nil, found(pf.users))
 	}
 	var nonASCII []int32 // the lines that are not ASCII
 	if len(pf.asciiRules) > 0 {
-		var ascii []string
-		var asciiLine []int32 // index in texts of each of ascii
+		var ascii []int32
 		for i, t := range texts {
 			if isASCII(t) {
-				ascii = append(ascii, t)
-				asciiLine = append(asciiLine, int32(i))
+				ascii = append(ascii, int32(i))
 			} else {
 				nonASCII = append(nonASCII, int32(i))
 			}
 		}
 		if len(ascii) > 0 && len(pf.alits) > 0 {
-			text, st, lineOf := lowered, starts, []int32(nil)
-			if len(nonASCII) > 0 || len(pf.lits) == 0 {
-				text, st = lowerJoin(ascii) // ASCII: lowered, no other change
-				lineOf = asciiLine
-			}
-			pf.aac.findLines(text, st, found(pf.ausers, lineOf))
+			// an ASCII line is its lowered form: the same text
+			pf.aac.findLines(lowered, starts, ascii, found(pf.ausers))
 		}
 		if len(nonASCII) > 0 {
 			for _, r := range pf.asciiRules {
@@ -233,36 +228,46 @@ func sortPicks(ps []pick) {
 // newlines, in one pass; and where each line begins in it. A literal that
 // spans two lines only makes a rule run that will not match.
 func lowerJoin(texts []string) (string, []int32) {
-	n := len(texts)
+	n := max(len(texts)-1, 0) // the newlines between
 	for _, t := range texts {
 		n += len(t)
 		for i := 0; i < len(t); i++ {
-			if t[i] >= 0x80 {
-				n++
-			}
+			n += int(t[i] >> 7)
 		}
 	}
-	b := make([]byte, 0, n)
+	b := make([]byte, n)
 	starts := make([]int32, len(texts))
+	j := 0
 	for k, t := range texts {
 		if k > 0 {
-			b = append(b, '\n')
+			b[j] = '\n'
+			j++
 		}
-		starts[k] = int32(len(b))
+		starts[k] = int32(j)
 		for i := 0; i < len(t); i++ {
 			c := t[i]
-			switch {
-			case c >= 'A' && c <= 'Z':
-				b = append(b, c+32)
-			case c < 0x80:
-				b = append(b, c)
-			default:
-				if c >= 0xc0 && c <= 0xde && c != 0xd7 { // Latin-1 capitals
-					c += 0x20
-				}
-				b = append(b, 0xc0|c>>6, 0x80|c&0x3f)
+			if c < 0x80 {
+				b[j] = asciiLower[c]
+				j++
+				continue
 			}
+			if c >= 0xc0 && c <= 0xde && c != 0xd7 { // Latin-1 capitals
+				c += 0x20
+			}
+			b[j], b[j+1] = 0xc0|c>>6, 0x80|c&0x3f
+			j += 2
 		}
 	}
-	return string(b), starts
+	return unsafe.String(unsafe.SliceData(b), len(b)), starts // as strings.Builder: b is not written again
 }
+
+// asciiLower maps each ASCII byte to its lower case.
+var asciiLower = func() (t [128]byte) {
+	for c := range t {
+		t[c] = byte(c)
+		if c >= 'A' && c <= 'Z' {
+			t[c] += 'a' - 'A'
+		}
+	}
+	return t
+}()
