@@ -448,27 +448,65 @@ func ulongToIP(v uint64) string {
 	return fmt.Sprintf("%d.%d.%d.%d", n>>24&255, n>>16&255, n>>8&255, n&255)
 }
 
-// The delimiters of PerMsgStatus.pm _tbirdurire.
-func isTbirdStartDelim(c byte) bool {
-	return strings.IndexByte("><\"'`,{[(|", c) >= 0 || isPerlSpaceByte(c) || c == 0x1b || c == 0xa0
-}
-func isTbirdEndDelim(c byte) bool {
-	return strings.IndexByte("><\"`}]{[|", c) >= 0 || isPerlSpaceByte(c) || c == 0x1b || c == 0xa0
-}
-func isTbirdEndDelimEmail(c byte) bool {
-	return isTbirdEndDelim(c) || c == ',' || c == '(' || c == '\'' || c >= 0x80
-}
-func isSchemelessStartDelim(c byte) bool {
-	return strings.IndexByte("!\"#$&'()*+,/:;<=>?@[\\]^`{|}~", c) >= 0 || isPerlSpaceByte(c) || c == 0x1b || c == 0xa0
+// The delimiters of PerMsgStatus.pm _tbirdurire, as tables: textURIs
+// asks them at every byte of the body.
+func isTbirdStartDelim(c byte) bool      { return delims[c]&tbirdStart != 0 }
+func isTbirdEndDelim(c byte) bool        { return delims[c]&tbirdEnd != 0 }
+func isTbirdEndDelimEmail(c byte) bool   { return delims[c]&tbirdEndEmail != 0 }
+func isSchemelessStartDelim(c byte) bool { return delims[c]&schemelessStart != 0 }
+
+const (
+	tbirdStart = 1 << iota
+	tbirdEnd
+	tbirdEndEmail
+	schemelessStart
+)
+
+var delims = func() (t [256]uint8) {
+	for i := range t {
+		c := byte(i)
+		other := isPerlSpaceByte(c) || c == 0x1b || c == 0xa0
+		if strings.IndexByte("><\"'`,{[(|", c) >= 0 || other {
+			t[i] |= tbirdStart
+		}
+		if strings.IndexByte("><\"`}]{[|", c) >= 0 || other {
+			t[i] |= tbirdEnd | tbirdEndEmail
+		}
+		if c == ',' || c == '(' || c == '\'' || c >= 0x80 {
+			t[i] |= tbirdEndEmail
+		}
+		if strings.IndexByte("!\"#$&'()*+,/:;<=>?@[\\]^`{|}~", c) >= 0 || other {
+			t[i] |= schemelessStart
+		}
+	}
+	return t
+}()
+
+// atStops is, for each position of s, the first position from there on
+// that holds '@' or ends an address (len(s) when none): where the scan
+// for the local part of an address stops, for every start at once.
+func atStops(s string) []int32 {
+	out := make([]int32, len(s)+1)
+	out[len(s)] = int32(len(s))
+	for i := len(s) - 1; i >= 0; i-- {
+		out[i] = out[i+1]
+		if s[i] == '@' || isTbirdEndDelimEmail(s[i]) {
+			out[i] = int32(i)
+		}
+	}
+	return out
 }
 
 // textURIs finds the URIs of one rendered line (_process_text_uri_list),
 // returning them ready for add_uri_detail_list.
 func textURIs(line string, seen map[string]bool) []string {
 	var out []string
-	hasAt := strings.IndexByte(line, '@') >= 0
+	var stops []int32 // atStops(line), when the line has an '@'
+	if strings.IndexByte(line, '@') >= 0 {
+		stops = atStops(line)
+	}
 	for pos := 0; pos < len(line); {
-		raw, kind, end, schost := matchTbird(line, pos, hasAt)
+		raw, kind, end, schost := matchTbird(line, pos, stops)
 		if end < 0 {
 			pos++
 			continue
@@ -554,7 +592,8 @@ func isWordStart(s string, i int) bool {
 
 // matchTbird tries the _tbirdurire alternatives at pos: the match, its
 // kind ('s'cheme, 'm'ail, 'h' schemeless), the end, the schemeless host.
-func matchTbird(s string, pos int, hasAt bool) (string, byte, int, string) {
+// stops is atStops(s), nil when s has no '@'.
+func matchTbird(s string, pos int, stops []int32) (string, byte, int, string) {
 	ok := isWordStart(s, pos) || (pos > 0 && isTbirdStartDelim(s[pos-1])) || (pos >= 3 && s[pos-3] == 0x1b && s[pos-2] == '(')
 	if !ok {
 		return "", 0, -1, ""
@@ -599,11 +638,9 @@ func matchTbird(s string, pos int, hasAt bool) (string, byte, int, string) {
 			return s[pos:e], 'm', e, ""
 		}
 	}
-	if hasAt {
-		e := pos
-		for e < len(s) && !isTbirdEndDelimEmail(s[e]) && s[e] != '@' && e-pos < 251 {
-			e++
-		}
+	if stops != nil {
+		// the first '@' or end delimiter, at most 251 bytes on
+		e := min(int(stops[pos]), pos+251)
 		if e > pos && e < len(s) && s[e] == '@' {
 			f := e + 1
 			for f < len(s) && !isTbirdEndDelimEmail(s[f]) && f-(e+1) < 251 {
