@@ -98,6 +98,37 @@ func TestUnreadStock(t *testing.T) {
 	}
 }
 
+// TestEvalConcurrent: one rule set judges messages from several
+// goroutines at once (the milter's sessions), with the answers of one at
+// a time: the DFA caches and Eval's pooled scratch are shared.
+func TestEvalConcurrent(t *testing.T) {
+	needSpamAssassin(t)
+	set, err := sa.Load([]string{stockDir}, sa.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := stockSample(t, 40)
+	want := make([]string, len(msgs))
+	for i, m := range msgs {
+		want[i] = hitString(set.Eval(view.New(viewFields(m.Fields), m.Body, view.Options{})))
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for k := range msgs {
+				i := (k + g*7) % len(msgs)
+				m := msgs[i]
+				if got := hitString(set.Eval(view.New(viewFields(m.Fields), m.Body, view.Options{}))); got != want[i] {
+					t.Errorf("goroutine %d, message %d: %s, want %s", g, i, got, want[i])
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
 func hitString(hs []sa.Hit) string {
 	var b strings.Builder
 	for _, h := range hs {

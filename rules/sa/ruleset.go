@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/levee-mail/levee/rules/sa/dfa"
 	"github.com/levee-mail/levee/rules/sa/perlre"
@@ -131,6 +132,7 @@ type RuleSet struct {
 	byKind  [numKinds][]*Rule
 	pf      [numKinds]*prefilter
 	headers []headerGroup
+	scratch sync.Pool // *evalScratch
 }
 
 // headerGroup is the header rules reading one header spec (Get is called
