@@ -8,9 +8,10 @@ import (
 )
 
 // The messages Warm runs the rules on: written for it (a plain-text reply,
-// an HTML newsletter, a phishing message with an attachment, a message
-// with the Received fields of some twenty MTAs, whose parser compiles its
-// patterns on first use), no corpus message.
+// an HTML newsletter, a phishing message with an attachment, one in a
+// dozen languages and scripts, one with the Received fields of some twenty
+// MTAs, whose parser compiles its patterns on first use), no corpus
+// message.
 //
 //go:embed warm/*.eml
 var warmFS embed.FS
