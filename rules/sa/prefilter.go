@@ -124,18 +124,22 @@ func (pf *prefilter) pick(texts []string, idx []int32) []pick {
 	}
 	perLine := len(texts) > 1 && !noGates
 	var hits []lineHit // (pick, line), in the order found
+	// add picks r (once) and notes that it may match on line
+	add := func(r *Rule, line int32) {
+		k := idx[r.slot] - 1
+		if k < 0 {
+			k = int32(len(out))
+			idx[r.slot] = k + 1
+			out = append(out, pick{r: r})
+		}
+		if perLine {
+			hits = append(hits, lineHit{k, line})
+		}
+	}
 	found := func(users [][]*Rule) func(l, line int32) {
 		return func(l, line int32) {
 			for _, r := range users[l] {
-				k := idx[r.slot] - 1
-				if k < 0 {
-					k = int32(len(out))
-					idx[r.slot] = k + 1
-					out = append(out, pick{r: r})
-				}
-				if perLine {
-					hits = append(hits, lineHit{k, line})
-				}
+				add(r, line)
 			}
 		}
 	}
@@ -161,19 +165,9 @@ func (pf *prefilter) pick(texts []string, idx []int32) []pick {
 			// an ASCII line is its lowered form: the same text
 			pf.aac.findLines(lowered, starts, ascii, found(pf.ausers))
 		}
-		if len(nonASCII) > 0 {
-			for _, r := range pf.asciiRules {
-				k := idx[r.slot] - 1
-				if k < 0 {
-					k = int32(len(out))
-					idx[r.slot] = k + 1
-					out = append(out, pick{r: r})
-				}
-				if perLine {
-					for _, l := range nonASCII {
-						hits = append(hits, lineHit{k, l})
-					}
-				}
+		for _, r := range pf.asciiRules {
+			for _, l := range nonASCII {
+				add(r, l)
 			}
 		}
 	}
