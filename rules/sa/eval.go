@@ -220,11 +220,11 @@ func (s *RuleSet) evalLines(k Kind, lines []string, counts []int, idx []int32) {
 	gm := gateMemo{gates: s.pf[k].gates, lines: lines}
 	for _, p := range s.pf[k].pick(lines, idx) {
 		r := p.r
-		n := len(p.lines)
+		nl := len(p.lines)
 		if p.lines == nil {
-			n = len(lines)
+			nl = len(lines)
 		}
-		for j := 0; j < n; j++ {
+		for j := 0; j < nl; j++ {
 			i := j
 			if p.lines != nil {
 				i = int(p.lines[j])
