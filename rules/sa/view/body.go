@@ -172,6 +172,16 @@ func collapseBodySpace(t string, chars bool) string {
 	var b strings.Builder
 	b.Grow(len(t))
 	for i := 0; i < len(t); {
+		// a run of ASCII that is neither white space nor NUL is copied as is
+		j := i
+		for j < len(t) && t[j] < 0x80 && t[j] != 0 && !isPerlSpaceByte(t[j]) {
+			j++
+		}
+		if j > i {
+			b.WriteString(t[i:j])
+			i = j
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(t[i:])
 		if !chars {
 			r, size = rune(t[i]), 1
@@ -193,7 +203,7 @@ func collapseBodySpace(t string, chars bool) string {
 		// a run of white space: it holds a paragraph break when it has
 		// \n+ \s* \n+ in it; the regexps then leave white space before
 		// the first such "\n" and after the last one
-		j := i
+		j = i
 		nl := 0
 		firstNL, lastNL := -1, -1
 		for j < len(t) {

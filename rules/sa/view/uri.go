@@ -482,6 +482,12 @@ var delims = func() (t [256]uint8) {
 	return t
 }()
 
+// canStartTbird reports whether a _tbirdurire match may start at pos: at a
+// word boundary, after a start delimiter or after ESC (.
+func canStartTbird(s string, pos int) bool {
+	return isWordStart(s, pos) || (pos > 0 && isTbirdStartDelim(s[pos-1])) || (pos >= 3 && s[pos-3] == 0x1b && s[pos-2] == '(')
+}
+
 // atStops is, for each position of s, the first position from there on
 // that holds '@' or ends an address (len(s) when none): where the scan
 // for the local part of an address stops, for every start at once.
@@ -506,6 +512,10 @@ func textURIs(line string, seen map[string]bool) []string {
 		stops = atStops(line)
 	}
 	for pos := 0; pos < len(line); {
+		if !canStartTbird(line, pos) {
+			pos++ // inside a word: no URI starts here
+			continue
+		}
 		raw, kind, end, schost := matchTbird(line, pos, stops)
 		if end < 0 {
 			pos++
@@ -594,8 +604,7 @@ func isWordStart(s string, i int) bool {
 // kind ('s'cheme, 'm'ail, 'h' schemeless), the end, the schemeless host.
 // stops is atStops(s), nil when s has no '@'.
 func matchTbird(s string, pos int, stops []int32) (string, byte, int, string) {
-	ok := isWordStart(s, pos) || (pos > 0 && isTbirdStartDelim(s[pos-1])) || (pos >= 3 && s[pos-3] == 0x1b && s[pos-2] == '(')
-	if !ok {
+	if !canStartTbird(s, pos) {
 		return "", 0, -1, ""
 	}
 	// known scheme
