@@ -173,6 +173,16 @@ func ReadMessage(r io.Reader, env Envelope, limit int64) (*Message, error) {
 // header ended at a line that is not a field, that line (it belongs to the body).
 func readFields(br *bufio.Reader) ([]Field, []byte, error) {
 	var fields []Field
+	// the folded value of the last field while its continuation lines come
+	// (appending each to a string would copy the value again every line)
+	var folded []byte
+	flush := func() []Field {
+		if folded != nil {
+			fields[len(fields)-1].Value = string(folded)
+			folded = nil
+		}
+		return fields
+	}
 	first := true
 	for {
 		line, err := br.ReadSlice('\n')
@@ -191,30 +201,33 @@ func readFields(br *bufio.Reader) ([]Field, []byte, error) {
 			return nil, nil, err
 		}
 		if len(line) == 0 && err == io.EOF {
-			return fields, nil, nil
+			return flush(), nil, nil
 		}
 		if first && bytes.HasPrefix(line, []byte("From ")) {
 			first = false
 			if err == io.EOF {
-				return fields, nil, nil
+				return flush(), nil, nil
 			}
 			continue
 		}
 		first = false
 		trimmed := bytes.TrimRight(line, "\r\n")
 		if len(trimmed) == 0 {
-			return fields, nil, nil // end of header
+			return flush(), nil, nil // end of header
 		}
 		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
-			f := &fields[len(fields)-1]
-			f.Value += "\n" + string(trimmed)
+			if folded == nil {
+				folded = []byte(fields[len(fields)-1].Value)
+			}
+			folded = append(append(folded, '\n'), trimmed...)
 		} else if name, value, ok := splitField(trimmed); ok {
+			flush()
 			fields = append(fields, Field{Name: name, Value: value})
 		} else {
-			return fields, append([]byte(nil), line...), nil
+			return flush(), append([]byte(nil), line...), nil
 		}
 		if err == io.EOF {
-			return fields, nil, nil
+			return flush(), nil, nil
 		}
 	}
 }

@@ -29,6 +29,18 @@ func TestReadMessage(t *testing.T) {
 			body:   "b\n", size: 2,
 		},
 		{
+			name:   "folded last field, then a line that is not a field",
+			in:     "To: a\n b\n\tc\nnot a field\n",
+			fields: []Field{{"To", "a\n b\n\tc"}},
+			body:   "not a field\n", size: 12,
+		},
+		{
+			name:   "a field folded over many lines",
+			in:     "To: a@b.c," + strings.Repeat("\n\tx@y.z,", 1<<15) + "\nSubject: s\n\nb",
+			fields: []Field{{"To", "a@b.c," + strings.Repeat("\n\tx@y.z,", 1<<15)}, {"Subject", "s"}},
+			body:   "b", size: 1,
+		},
+		{
 			name:   "mbox From line skipped",
 			in:     "From someone Mon Jan  1 00:00:00 2024\nFrom: a@b.example\n\nx",
 			fields: []Field{{"From", "a@b.example"}},

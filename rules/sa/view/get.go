@@ -206,12 +206,10 @@ func pristineHeaderLines(ph string) []string {
 			continue
 		}
 		j := i + 1
-		cur := l
 		for j < len(lines) && len(lines[j]) > 0 && (lines[j][0] == ' ' || lines[j][0] == '\t') && strings.HasSuffix(lines[j], "\n") {
-			cur += lines[j]
 			j++
 		}
-		out = append(out, cur)
+		out = append(out, strings.Join(lines[i:j], "")) // in one copy: a field may fold over hundreds of lines
 		i = j
 	}
 	return out

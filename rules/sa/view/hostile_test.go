@@ -26,6 +26,11 @@ func TestHostile(t *testing.T) {
 		{"received", []Field{{"Received", "from " + strings.Repeat("[1.2.3.4] (", 1<<10) + " by x"}}, "x"},
 		{"addresses", []Field{{"To", strings.Repeat("a <b@c.d>, \"e\" f@g.h (i), ", 300)}}, "x"},
 		{"words", []Field{{"Subject", strings.Repeat("=?utf-8?q?a?= ", 1<<11)}}, "x"},
+		// a field folded over many lines: each line appended to a string
+		// copied the field again
+		{"folded", []Field{{"To", "a@b.c," + strings.Repeat("\n\tx@y.z,", 1<<17)}}, "x"},
+		{"part-folded", []Field{{"Content-Type", "multipart/mixed; boundary=b"}},
+			"--b\nContent-Type: text/plain;" + strings.Repeat("\n\tx=y;", 1<<17) + "\n\nbody\n--b--\n"},
 	}
 	for _, c := range cases {
 		start := time.Now()

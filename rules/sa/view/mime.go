@@ -294,7 +294,7 @@ func parseMessage(text string, subparse int) *node {
 
 	var ph strings.Builder
 	hdrErrors := 0
-	var header string
+	var header strings.Builder // the field being read, continuation lines and all
 	haveHeader := false
 	for {
 		eof := len(msg) == 0
@@ -309,12 +309,13 @@ func parseMessage(text string, subparse int) *node {
 			current = addMissingCR(current)
 		}
 		if len(current) > 0 && (current[0] == ' ' || current[0] == '\t') {
-			header += current
+			header.WriteString(current)
 			haveHeader = true
 			ph.WriteString(current)
 			continue
 		}
 		if haveHeader {
+			header := header.String()
 			if i := strings.IndexByte(header, ':'); i >= 0 {
 				key, value := header[:i], header[i+1:]
 				if squash {
@@ -347,7 +348,8 @@ func parseMessage(text string, subparse int) *node {
 				break
 			}
 		}
-		header = current
+		header.Reset()
+		header.WriteString(current)
 		haveHeader = true
 		ph.WriteString(current)
 	}
@@ -474,7 +476,7 @@ func parseMultipart(msg *node, boundary string, body []string, subparse int) {
 
 	part := &node{isLeaf: true}
 	inBody := false
-	var header string
+	var header strings.Builder // the part header field being read, continuation lines and all
 	haveHeader := false
 	var partArray []string
 	havePart := false
@@ -545,25 +547,26 @@ func parseMultipart(msg *node, boundary string, body []string, subparse int) {
 			part = &node{isLeaf: true}
 			partArray = nil
 			havePart = false
-			header = ""
+			header.Reset()
 			haveHeader = false
 			continue
 		}
 		if !inBody {
 			if isHeaderStart(line) {
-				if haveHeader && header != "" {
-					k, v := splitPartHeader(header)
+				if haveHeader && header.Len() > 0 {
+					k, v := splitPartHeader(header.String())
 					part.addHeader(k, v)
 				}
-				header = line
+				header.Reset()
+				header.WriteString(line)
 				haveHeader = true
 				continue
-			} else if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && haveHeader && header != "" {
-				header += line
+			} else if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && haveHeader && header.Len() > 0 {
+				header.WriteString(line)
 				continue
 			} else {
-				if haveHeader && header != "" {
-					k, v := splitPartHeader(header)
+				if haveHeader && header.Len() > 0 {
+					k, v := splitPartHeader(header.String())
 					part.addHeader(k, v)
 					if strings.ToLower(k) == "content-type" {
 						nb := parseContentType(part.header1("content-type"))
