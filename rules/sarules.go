@@ -39,7 +39,9 @@ func loadSA(cfg *Config, log *slog.Logger) (*saRules, error) {
 	}
 	// before the set takes traffic (at start, and on SIGHUP before the
 	// swap): the first message would build the DFAs' common states
-	set.Warm()
+	if err := set.Warm(); err != nil {
+		return nil, fmt.Errorf("sa_rules: %w", err)
+	}
 	r := &saRules{set: set, scores: cfg.Scores, shadowed: map[string]bool{}, negative: cfg.SA.NegativeScores, scale: cfg.SA.ScoreScale}
 	if r.scale == 0 {
 		r.scale = 1

@@ -30,3 +30,17 @@ func TestWarmMessages(t *testing.T) {
 		}
 	}
 }
+
+// Warm runs the rules: their DFAs hold states for the built-in messages
+// before the first real one.
+func TestWarmBuildsStates(t *testing.T) {
+	set := mustParse(t, "body  B_MAILBOX /your mailbox (?:has|is)/i\nheader H_EXAMPLE From =~ /example\\.(?:org|com)/\n")
+	before := set.Rule("B_MAILBOX").dfa.Stats().States + set.Rule("H_EXAMPLE").dfa.Stats().States
+	if err := set.Warm(); err != nil {
+		t.Fatal(err)
+	}
+	after := set.Rule("B_MAILBOX").dfa.Stats().States + set.Rule("H_EXAMPLE").dfa.Stats().States
+	if after <= before {
+		t.Errorf("%d DFA states before Warm, %d after", before, after)
+	}
+}
