@@ -44,14 +44,14 @@ func TestShortcutsExactStock(t *testing.T) {
 	if testing.Short() {
 		n = 60
 	}
-	defer sa.SetGates(true)
+	defer sa.SetFilters(true)
 	defer sa.SetFastCount(true)
 	for _, m := range stockSample(t, n) {
 		v := view.New(viewFields(m.Fields), m.Body, view.Options{})
-		sa.SetGates(false)
+		sa.SetFilters(false)
 		sa.SetFastCount(false)
 		want := set.Eval(v)
-		sa.SetGates(true)
+		sa.SetFilters(true)
 		sa.SetFastCount(true)
 		got := set.Eval(v)
 		if a, b := hitString(got), hitString(want); a != b {
@@ -112,6 +112,9 @@ func TestEvalConcurrent(t *testing.T) {
 	for i, m := range msgs {
 		want[i] = hitString(set.Eval(view.New(viewFields(m.Fields), m.Body, view.Options{})))
 	}
+	if n := set.CacheBytes(); n <= 0 || n > 192<<20 {
+		t.Errorf("the DFA caches hold %d bytes, outside the set's budget", n)
+	}
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -146,9 +149,9 @@ func BenchmarkEvalStock(b *testing.B) {
 		b.Fatal(err)
 	}
 	msgs := stockSample(b, 300)
-	if os.Getenv("LEVEE_SA_NOGATES") != "" { // the gates' share
-		sa.SetGates(false)
-		defer sa.SetGates(true)
+	if os.Getenv("LEVEE_SA_NOFILTERS") != "" { // the filters' share
+		sa.SetFilters(false)
+		defer sa.SetFilters(true)
 	}
 	if os.Getenv("LEVEE_SA_NOFASTCOUNT") != "" { // the counting shortcuts' share
 		sa.SetFastCount(false)
@@ -227,9 +230,9 @@ func FuzzEvalStock(f *testing.F) {
 		}
 		v := view.New(viewFields(m.Fields), m.Body, view.Options{})
 		got := hitString(fuzzSet.Eval(v))
-		sa.SetGates(false)
+		sa.SetFilters(false)
 		sa.SetFastCount(false)
-		defer sa.SetGates(true)
+		defer sa.SetFilters(true)
 		defer sa.SetFastCount(true)
 		if want := hitString(fuzzSet.Eval(v)); got != want {
 			t.Errorf("with shortcuts %s\nwithout %s", got, want)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/levee-mail/levee/rules/sa/dfa"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -160,8 +161,9 @@ func (p *parser) expand(path string) ([]string, error) {
 // finish builds the rule set (SpamAssassin applies score, describe,
 // tflags and priority whatever their order relative to the rule).
 type parser struct {
-	opt  Options
-	defs map[string]*def
+	opt    Options
+	budget *dfa.Budget // the rules' DFA caches, all together
+	defs   map[string]*def
 	// pluginDefs are rules inside blocks of plugins levee does not have
 	// (the value is the condition)
 	pluginDefs map[string]*def
@@ -213,7 +215,8 @@ func newParser(opt Options) *parser {
 		rf = os.ReadFile
 	}
 	return &parser{
-		opt: opt, defs: map[string]*def{}, pluginDefs: map[string]*def{}, saPlugin: map[string]bool{},
+		budget: dfa.NewBudget(cacheBudget),
+		opt:    opt, defs: map[string]*def{}, pluginDefs: map[string]*def{}, saPlugin: map[string]bool{},
 		scores: map[string][4]float64{}, descs: map[string]string{}, tflags: map[string]string{},
 		priority: map[string]int{}, replaceTag: map[string]string{}, replacePre: map[string]string{},
 		replacePost: map[string]string{}, replaceInter: map[string]string{}, replaceRules: map[string]bool{},

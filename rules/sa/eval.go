@@ -132,10 +132,10 @@ func (r *Rule) count(text string) int {
 // matches says whether r matches anywhere in text (raw octets).
 func (r *Rule) matches(text string) bool {
 	if r.dfa != nil {
-		if r.minLine > 0 && !noGates && !hasLine(text, r.minLine) {
+		if r.minLine > 0 && !noFilters && !hasLine(text, r.minLine) {
 			return false
 		}
-		if r.loose != nil && !noGates && !r.loose.Match(text) {
+		if r.loose != nil && !noFilters && !r.loose.Match(text) {
 			return false
 		}
 		return r.dfa.Match(text)

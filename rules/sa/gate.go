@@ -39,7 +39,9 @@ var gateLimits = dfa.Limits{MaxStates: 40000, MaxBytes: 32 << 20, MaxResets: 2}
 // gates groups the rules of always (in order) that can be gated, sets
 // their gate (1-based index into the returned DFAs) and returns the
 // unions.
-func makeGates(always []*Rule) []*dfa.DFA {
+func makeGates(always []*Rule, budget *dfa.Budget) []*dfa.DFA {
+	lim := gateLimits
+	lim.Budget = budget
 	var (
 		gates []*dfa.DFA
 		group []*Rule
@@ -47,7 +49,7 @@ func makeGates(always []*Rule) []*dfa.DFA {
 	)
 	flush := func() {
 		if len(group) > 1 {
-			if d, err := dfa.CompileLimits(&syntax.Regexp{Op: syntax.OpAlternate, Sub: subs}, gateLimits); err == nil {
+			if d, err := dfa.CompileLimits(&syntax.Regexp{Op: syntax.OpAlternate, Sub: subs}, lim); err == nil {
 				gates = append(gates, d)
 				for _, r := range group {
 					r.gate = len(gates)
@@ -217,9 +219,11 @@ func minLen(re *syntax.Regexp) int {
 	return 0 // empty match, assertions, star, quest
 }
 
-// noGates turns the gates and the relaxed DFAs (Rule.loose) off (the
-// tests that hold them exact).
-var noGates bool
+// noFilters turns off every filter that only spares work: the gates, the
+// relaxed DFAs (Rule.loose), the line-length shortcut (Rule.minLine) and
+// the prefilter's per-line admission (a rule then runs on every line of a
+// view its literals occur in). The tests that hold them exact compare.
+var noFilters bool
 
 // gateMemo remembers which gates a text opens: 0 not asked yet, 1 closed,
 // 2 open; one row of len(gates) per line.
@@ -232,7 +236,7 @@ type gateMemo struct {
 // open reports whether gate g (1-based; 0 is no gate) lets its rules run on
 // line i.
 func (m *gateMemo) open(g, i int) bool {
-	if g == 0 || noGates {
+	if g == 0 || noFilters {
 		return true
 	}
 	if m.memo == nil {

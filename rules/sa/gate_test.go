@@ -73,9 +73,9 @@ header   SUBJ_NONE  Subject =~ /\d{5}[a-z]{5}\d{5}/
 		{headers: map[string]string{}, body: []string{""}},
 	}
 	for i, m := range msgs {
-		noGates = true
+		noFilters = true
 		want := hitNames(set.Eval(m))
-		noGates = false
+		noFilters = false
 		got := hitNames(set.Eval(m))
 		if got != want {
 			t.Errorf("message %d: gated hits %q, ungated %q", i, got, want)
@@ -167,9 +167,9 @@ func TestLineShortcut(t *testing.T) {
 	}
 	for _, text := range []string{"x\n" + long + "\n", strings.Repeat("b\n", 50), "b" + strings.Repeat("a\n", 40)} {
 		m := &fakeMessage{full: text}
-		noGates = true
+		noFilters = true
 		want := hitNames(set.Eval(m))
-		noGates = false
+		noFilters = false
 		if got := hitNames(set.Eval(m)); got != want {
 			t.Errorf("%q: %q with the shortcut, %q without", text, got, want)
 		}

@@ -47,7 +47,7 @@ type pick struct {
 // no more false admissions worth counting and runs ~5% faster.
 const litMax = 8
 
-func newPrefilter(rules []*Rule) *prefilter {
+func newPrefilter(rules []*Rule, budget *dfa.Budget) *prefilter {
 	pf := &prefilter{all: rules}
 	ids, aids := map[string]int{}, map[string]int{}
 	add := func(ids map[string]int, lits *[]string, users *[][]*Rule, l string, r *Rule) {
@@ -89,7 +89,7 @@ func newPrefilter(rules []*Rule) *prefilter {
 			add(aids, &pf.alits, &pf.ausers, l, r)
 		}
 	}
-	pf.gates = makeGates(pf.always) // all of them when none()
+	pf.gates = makeGates(pf.always, budget) // all of them when none()
 	pf.ac = newACMatcher(pf.lits)
 	pf.aac = newACMatcher(pf.alits)
 	return pf
@@ -122,7 +122,7 @@ func (pf *prefilter) pick(texts []string, idx []int32) []pick {
 	for _, r := range pf.always {
 		out = append(out, pick{r: r})
 	}
-	perLine := len(texts) > 1 && !noGates
+	perLine := len(texts) > 1 && !noFilters
 	var hits []lineHit // (pick, line), in the order found
 	// add picks r (once) and notes that it may match on line
 	add := func(r *Rule, line int32) {

@@ -133,7 +133,18 @@ type RuleSet struct {
 	pf      [numKinds]*prefilter
 	headers []headerGroup
 	scratch sync.Pool // *evalScratch
+	budget  *dfa.Budget
 }
+
+// cacheBudget bounds the DFA caches of one rule set together. Each DFA has
+// its own bound (4 MiB a rule, 32 MiB a gate), but a thousand rules at
+// theirs would hold gigabytes; on the dev corpus the stock rules' caches
+// hold some 60 MiB. A DFA whose growth would pass the budget clears its own
+// cache and goes on (in linear time whatever happens).
+const cacheBudget = 192 << 20
+
+// CacheBytes is the estimated memory the rules' DFA caches hold.
+func (s *RuleSet) CacheBytes() int { return s.budget.Used() }
 
 // headerGroup is the header rules reading one header spec (Get is called
 // once per spec and message).
@@ -152,7 +163,7 @@ func (s *RuleSet) Len() int { return len(s.Rules) }
 // finish builds the rule set from what the files defined
 // (Conf/Parser.pm finish_parsing, ReplaceTags finish_parsing_end).
 func (p *parser) finish() (*RuleSet, error) {
-	set := &RuleSet{Ignored: p.ignored, Files: p.files, byName: map[string]*Rule{}}
+	set := &RuleSet{Ignored: p.ignored, Files: p.files, byName: map[string]*Rule{}, budget: p.budget}
 	names := p.order
 	skipped := map[string]Skip{} // for metas
 	skip := func(d *def, class, reason string) {
@@ -309,10 +320,10 @@ func (p *parser) finish() (*RuleSet, error) {
 		set.headers[i].rules = append(set.headers[i].rules, r)
 	}
 	for i := range set.headers {
-		set.headers[i].pf = newPrefilter(set.headers[i].rules)
+		set.headers[i].pf = newPrefilter(set.headers[i].rules, p.budget)
 	}
 	for _, k := range []Kind{KindBody, KindRawbody, KindURI, KindFull} {
-		set.pf[k] = newPrefilter(set.byKind[k])
+		set.pf[k] = newPrefilter(set.byKind[k], p.budget)
 	}
 	sort.SliceStable(set.Skipped, func(i, j int) bool {
 		a, b := set.Skipped[i], set.Skipped[j]
@@ -547,13 +558,15 @@ func (p *parser) compile(r *Rule, v string) error {
 	// regexp stays for counting (tflags multiple) and when the DFA
 	// cannot take the program.
 	if syn, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
-		if d, err := dfa.Compile(syn); err == nil {
+		lim := dfa.DefaultLimits
+		lim.Budget = p.budget
+		if d, err := dfa.CompileLimits(syn, lim); err == nil {
 			r.dfa = d
 			if n := minLen(syn); n >= minLineLen && !matchesNewline(syn) {
 				r.minLine = n
 			}
 			if span(syn) >= looseSpan {
-				if l, err := dfa.Compile(relax(syn)); err == nil {
+				if l, err := dfa.CompileLimits(relax(syn), lim); err == nil {
 					r.loose = l
 				}
 			}

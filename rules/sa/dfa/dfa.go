@@ -35,6 +35,50 @@ type Limits struct {
 	// before it gives up on caching and simulates the automaton without a
 	// cache for the rest of its text (linear time, like regexp's NFA).
 	MaxResets int
+	// Budget, when set, bounds the caches of every DFA that shares it
+	// together: a DFA whose growth would pass it clears its own cache, as
+	// at MaxBytes. MaxBytes alone bounds one DFA; a thousand DFAs each at
+	// their bound would hold gigabytes.
+	Budget *Budget
+}
+
+// Budget is memory shared by the caches of several DFAs (the rules of one
+// set); see Limits.Budget. Safe for concurrent use.
+type Budget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewBudget returns a budget of max bytes.
+func NewBudget(max int) *Budget { return &Budget{max: int64(max)} }
+
+// Used is the estimated memory the caches sharing b hold.
+func (b *Budget) Used() int { return int(b.used.Load()) }
+
+// take reserves n bytes; false when that would pass the budget.
+func (b *Budget) take(n int) bool {
+	if b == nil {
+		return true
+	}
+	if b.used.Add(int64(n)) > b.max {
+		b.used.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+// give returns n bytes to the budget (a nil budget ignores it); force
+// takes them whatever the budget (a cache's fixed rows).
+func (b *Budget) give(n int) {
+	if b != nil {
+		b.used.Add(-int64(n))
+	}
+}
+
+func (b *Budget) force(n int) {
+	if b != nil {
+		b.used.Add(int64(n))
+	}
 }
 
 // DefaultLimits are the limits Compile uses.
@@ -184,6 +228,7 @@ func (d *DFA) newCache() *cache {
 			d.setRow(c, t, uint32(rowIdle+q), key)
 		}
 	}
+	d.lim.Budget.force(c.bytes)
 	return c
 }
 
@@ -215,7 +260,7 @@ func (d *DFA) intern(c *cache, key []byte) (id uint32, ok bool) {
 	if t.n == len(t.info) {
 		rows := 2 * len(t.info)
 		grown := 4*int(d.stride)*(rows-len(t.info)) + 8*(rows-len(t.info))
-		if c.bytes+grown+stateBytes(len(key)) > d.lim.MaxBytes {
+		if c.bytes+grown+stateBytes(len(key)) > d.lim.MaxBytes || !d.lim.Budget.take(grown) {
 			return 0, false
 		}
 		nt := &table{trans: make([]uint32, rows*int(d.stride)), info: make([]*state, rows), n: t.n}
@@ -225,6 +270,9 @@ func (d *DFA) intern(c *cache, key []byte) (id uint32, ok bool) {
 		c.bytes += grown
 		t = nt
 	} else if c.bytes+stateBytes(len(key)) > d.lim.MaxBytes {
+		return 0, false
+	}
+	if !d.lim.Budget.take(stateBytes(len(key))) {
 		return 0, false
 	}
 	row := uint32(t.n)
@@ -396,6 +444,7 @@ func (d *DFA) fill(c *cache, id uint32, k uint8, resets *int) (_ *cache, _, next
 // d.mu). ok is false when the calling Match has reset too often, or s does
 // not fit: it should go on without the cache.
 func (d *DFA) reset(s *state, resets *int) (c *cache, id uint32, ok bool) {
+	d.lim.Budget.give(d.cache.Load().bytes)
 	c = d.newCache()
 	d.cache.Store(c)
 	d.resets.Add(1)

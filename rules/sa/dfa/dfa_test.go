@@ -1,6 +1,7 @@
 package dfa
 
 import (
+	"math/rand"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -213,6 +214,55 @@ func TestLimits(t *testing.T) {
 	d.Match(text)
 	if d.Stats().Fallbacks == 0 {
 		t.Errorf("no fallback with 8 states")
+	}
+}
+
+// TestBudget: DFAs that share a budget hold no more than it together, and
+// answer as regexp does when it makes them clear their caches.
+func TestBudget(t *testing.T) {
+	src := `a[ab]{12}c`
+	re := regexp.MustCompile(src)
+	rng := rand.New(rand.NewSource(3))
+	tb := make([]byte, 20000) // random a/b runs reach thousands of states
+	for i := range tb {
+		tb[i] = "ab"[rng.Intn(2)]
+	}
+	text := string(tb) + "c"
+	const max = 256 << 10
+	b := NewBudget(max)
+	var ds []*DFA
+	for range 3 {
+		d, err := CompileLimits(mustParse(src), Limits{Budget: b, MaxResets: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	for i := range 20 {
+		for _, d := range ds {
+			s := text[i*997:]
+			if got, w := d.Match(s), re.MatchString(s); got != w {
+				t.Fatalf("Match = %v, want %v", got, w)
+			}
+			if b.Used() > max {
+				t.Fatalf("%d bytes used, budget %d", b.Used(), max)
+			}
+		}
+	}
+	resets := uint64(0)
+	for _, d := range ds {
+		resets += d.Stats().Resets
+	}
+	if resets == 0 {
+		t.Errorf("no cache cleared under a budget of %d bytes (%d used)", max, b.Used())
+	}
+	// alone, one of them grows past the budget
+	d, _ := CompileLimits(mustParse(src), DefaultLimits)
+	for i := range 20 {
+		d.Match(text[i*997:])
+	}
+	if st := d.Stats(); st.Bytes < max {
+		t.Errorf("without a budget the cache holds %d bytes: the test proves nothing", st.Bytes)
 	}
 }
 
